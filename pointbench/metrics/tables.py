@@ -1,0 +1,53 @@
+"""Tables of results: one row per video, and the per-(tracker, dataset) summary.
+
+Per-video rows are the primary product; the summary is an explicit aggregation rule on top of
+them (TAP-Vid: the mean over scored videos, not over points).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pointbench.metrics.tapvid import METRIC_NAMES
+
+VIDEO_COLUMNS = (
+    ("tracker", "dataset", "video", "n_frames", "n_queries")
+    + METRIC_NAMES
+    + ("seconds", "fps", "peak_mem_mb", "status", "error")
+)
+SUMMARY_COLUMNS = ("tracker", "dataset", "videos", "videos_scored") + METRIC_NAMES + ("seconds", "fps", "peak_mem_mb")
+
+#: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
+STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
+
+
+def video_table(rows: list[dict]) -> pd.DataFrame:
+    """Per-video rows (dicts with any subset of `VIDEO_COLUMNS`) as a table with exactly those columns."""
+    return pd.DataFrame(rows, columns=list(VIDEO_COLUMNS))
+
+
+def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
+    """One row per (tracker, dataset): metric means over scored videos, cost over all that ran."""
+    rows = []
+    for (tracker, dataset), group in per_video.groupby(["tracker", "dataset"], sort=False):
+        scored = group[group["status"] == STATUS_OK]
+        ran = group[group["status"] != STATUS_ERROR]
+        seconds = ran["seconds"].sum()
+        row = {"tracker": tracker, "dataset": dataset, "videos": len(group), "videos_scored": len(scored)}
+        row.update({m: scored[m].mean() if len(scored) else np.nan for m in METRIC_NAMES})
+        row["seconds"] = seconds
+        row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
+        row["peak_mem_mb"] = ran["peak_mem_mb"].max() if len(ran) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as printed: metrics ×100 with one decimal, like papers."""
+    shown = summary[["tracker", "dataset", "videos_scored", "AJ", "delta_avg", "OA",
+                     "pts_within_1", "pts_within_4", "pts_within_16", "fps"]].copy()
+    for column in ("AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"):
+        shown[column] = (100 * shown[column]).round(1)
+    shown["fps"] = shown["fps"].round(1)
+    return shown.rename(columns={"videos_scored": "videos", "delta_avg": "δ_avg"}).to_string(index=False)
