@@ -1,0 +1,35 @@
+"""The dataset interface: an indexable collection of videos that loads one `Sample` at a time."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+
+from pointbench.types import Sample
+
+
+class Dataset(abc.ABC):
+    """A list of videos; `load(i)` builds video i's `Sample`, so at most one video's frames are held.
+
+    Loading is per index (not one generator) so that a video that fails to load costs only that
+    video: the runner records the error under `names[i]` and goes on with the next.
+    """
+
+    #: How queries were sampled from the ground truth: "first" or "strided" (decides which frames are scored).
+    query_mode: str = "first"
+
+    @property
+    @abc.abstractmethod
+    def names(self) -> list[str]:
+        """Video names, in order (the `video` column of the tables)."""
+
+    @abc.abstractmethod
+    def load(self, index: int) -> Sample:
+        """Load video `index` with its queries and ground truth."""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[Sample]:
+        for index in range(len(self)):
+            yield self.load(index)
