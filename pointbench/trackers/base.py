@@ -1,0 +1,21 @@
+"""The tracker interface: frames and queries in, `Tracks` for every query at every frame out."""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from pointbench.types import Tracks
+
+
+class Tracker(abc.ABC):
+    """A point tracker. Knows nothing of datasets or metrics.
+
+    `track` must return a position and a visibility for every query at every frame, including
+    frames before the query's own frame (the strided protocol scores them).
+    """
+
+    @abc.abstractmethod
+    def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
+        """Track `queries` float32 `(N, 3)` rows `(t, x, y)` through uint8 RGB `frames` `(T, H, W, 3)`."""
