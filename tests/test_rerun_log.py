@@ -1,0 +1,194 @@
+"""RunRecording: write a small recording, read the .rrd back with `rerun.chunk.RrdReader`, check values."""
+
+from __future__ import annotations
+
+import colorsys
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+from rerun.chunk import RrdReader
+
+from pointbench.types import Tracks
+from pointbench.viz import RunRecording, track_colors
+
+N, T, H, W = 4, 6, 24, 32
+# One solid colour per frame, so decoded JPEGs can be checked (and RGB/BGR swaps caught).
+FRAME_RGB = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255]], np.uint8)
+
+
+def _frames() -> np.ndarray:
+    return np.broadcast_to(FRAME_RGB[:, None, None, :], (T, H, W, 3)).copy()
+
+
+def _tracks(offset: float, visible: list[str]) -> Tracks:
+    """Track i at frame t is at (10 i + t + offset, 3 i + 0.5 t + 0.25); `visible` rows as '1'/'0' strings."""
+    i, t = np.meshgrid(np.arange(N), np.arange(T), indexing="ij")
+    xy = np.stack([10 * i + t + offset, 3 * i + 0.5 * t + 0.25], axis=-1).astype(np.float32)
+    return Tracks(xy=xy, visible=np.array([[c == "1" for c in row] for row in visible]))
+
+
+GT = _tracks(0.0, ["111111", "111111", "001111", "110011"])
+PRED = _tracks(0.5, ["111111", "111011", "001111", "000000"])
+
+
+def _read(path):
+    """Temporal rows as {entity: {frame: {component: value}}} and static rows as {entity: {component: value}}."""
+    temporal: dict = defaultdict(dict)
+    static: dict = defaultdict(dict)
+    for chunk in RrdReader(path).stream():
+        rows = chunk.to_record_batch().to_pylist()
+        for row in rows:
+            data = {k: v for k, v in row.items() if ":" in k and v is not None}
+            if chunk.is_static:
+                static[chunk.entity_path].update(data)
+            else:
+                assert row["frame"] not in temporal[chunk.entity_path], "frame logged twice"
+                temporal[chunk.entity_path][row["frame"]] = data
+    return temporal, static
+
+
+def _rgb(packed: list[int]) -> np.ndarray:
+    """Rerun colours are packed 0xRRGGBBAA."""
+    c = np.array(packed, np.uint32)
+    return np.stack([c >> 24, (c >> 16) & 255, (c >> 8) & 255], axis=-1).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "tracks.rrd"
+    with RunRecording(path, trail_length=3) as rec:
+        rec.log_video("bear", _frames(), GT, {"lk": PRED})
+        short = Tracks(xy=PRED.xy[:, :4].copy(), visible=PRED.visible[:, :4].copy())
+        rec.log_video("cows two", _frames()[:4], None, {"lk": short})
+        assert not path.exists() and path.with_name("tracks.rrd.tmp").exists()
+    return path, *_read(path)
+
+
+def test_file_is_renamed_into_place(recording):
+    path = recording[0]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tracks.rrd"]
+    assert len(RrdReader(path).store()) > 0  # the footer (chunk manifest) was written
+
+
+def test_entity_paths(recording):
+    _, temporal, static = recording
+    for part in ("frames", "gt/points", "gt/ring", "gt/trails", "lk/points", "lk/trails"):
+        assert f"/videos/bear/{part}" in temporal
+    assert "/videos/cows\\ two/lk/points" in temporal
+    assert not any(e.startswith("/videos/cows\\ two/gt") for e in temporal)
+    assert "ViewCoordinates:xyz" in static["/videos"]
+
+
+def test_frames_logged_once_as_rgb_jpeg(recording):
+    _, temporal, _ = recording
+    frames = temporal["/videos/bear/frames"]
+    assert sorted(frames) == list(range(T))
+    assert len(temporal["/videos/cows\\ two/frames"]) == 4
+    for t, row in frames.items():
+        assert row["EncodedImage:media_type"] == ["image/jpeg"]
+        (blob,) = row["EncodedImage:blob"]
+        bgr = cv2.imdecode(np.frombuffer(bytes(blob), np.uint8), cv2.IMREAD_COLOR)
+        assert bgr.shape == (H, W, 3)
+        assert np.abs(bgr[..., ::-1].astype(int) - FRAME_RGB[t]).max() <= 8
+
+
+def test_points_are_exactly_the_visible_predictions(recording):
+    _, temporal, _ = recording
+    lk = temporal["/videos/bear/lk/points"]
+    assert sorted(lk) == list(range(T))
+    # PRED at frame 3: tracks 0 and 2 visible (1 occluded, 3 never visible); x = 10 i + 3.5, y = 3 i + 1.75.
+    np.testing.assert_array_equal(np.array(lk[3]["Points2D:positions"], np.float32), [[3.5, 1.75], [23.5, 7.75]])
+    for t in range(T):
+        expected = PRED.xy[PRED.visible[:, t], t]
+        got = np.array(lk[t]["Points2D:positions"], np.float32).reshape(-1, 2)
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert [len(lk[t]["Points2D:positions"]) for t in range(T)] == [2, 2, 3, 2, 3, 3]
+    gt = temporal["/videos/bear/gt/points"]
+    assert [len(gt[t]["Points2D:positions"]) for t in range(T)] == [3, 3, 3, 3, 4, 4]
+
+
+def test_colours_follow_the_track_in_gt_and_prediction(recording):
+    _, temporal, static = recording
+    colors = track_colors(N)
+    # At frame 5 the visible tracks are 0, 1, 2 (prediction) and 0, 1, 2, 3 (ground truth).
+    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/lk/points"][5]["Points2D:colors"]), colors[[0, 1, 2]])
+    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/gt/points"][5]["Points2D:colors"]), colors[[0, 1, 2, 3]])
+    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/gt/ring"][5]["Points2D:colors"]), np.full((4, 3), 255))
+    # Predictions are drawn larger than the ground truth and below it.
+    pred_style, gt_style = static["/videos/bear/lk/points"], static["/videos/bear/gt/points"]
+    assert abs(pred_style["Points2D:radii"][0]) > abs(gt_style["Points2D:radii"][0])
+    assert pred_style["Points2D:draw_order"][0] < gt_style["Points2D:draw_order"][0]
+
+
+def test_trails_are_cut_at_occlusion(recording):
+    _, temporal, _ = recording
+    lk = temporal["/videos/bear/lk/trails"]
+
+    def strips(t):
+        return [np.array(s, np.float32) for s in lk[t]["LineStrips2D:strips"]] if t in lk else []
+
+    def x(i, t):  # PRED's position of track i at frame t
+        return [10 * i + t + 0.5, 3 * i + 0.5 * t + 0.25]
+
+    assert strips(0) == []  # one point per track: no strips
+    # Frame 4: track 1 reappears after its occlusion at 3, so only tracks 0 and 2 (3 frames back at most).
+    got = strips(4)
+    assert len(got) == 2
+    np.testing.assert_array_equal(got[0], [x(0, 2), x(0, 3), x(0, 4)])
+    np.testing.assert_array_equal(got[1], [x(2, 2), x(2, 3), x(2, 4)])
+    np.testing.assert_array_equal(_rgb(lk[4]["LineStrips2D:colors"]), track_colors(N)[[0, 2]])
+    # Frame 5: track 1 has a two-point strip from frame 4.
+    np.testing.assert_array_equal(strips(5)[1], [x(1, 4), x(1, 5)])
+    assert [len(strips(t)) for t in range(T)] == [0, 2, 2, 2, 2, 3]
+
+
+def test_blueprint_has_one_2d_view_per_video(recording):
+    path = recording[0]
+    reader = RrdReader(path)
+    (blueprint,) = reader.blueprints()
+    views = {}
+    for chunk in reader.stream(store=blueprint):
+        for row in chunk.to_record_batch().to_pylist():
+            if row.get("ViewBlueprint:class_identifier"):
+                views[row["ViewBlueprint:display_name"][0]] = (
+                    row["ViewBlueprint:class_identifier"][0],
+                    row["ViewBlueprint:space_origin"][0],
+                )
+    assert views == {"bear": ("2D", "videos/bear"), "cows two": ("2D", "videos/cows\\ two")}
+
+
+def test_exception_leaves_no_file(tmp_path):
+    path = tmp_path / "tracks.rrd"
+    with pytest.raises(RuntimeError, match="boom"):
+        with RunRecording(path) as rec:
+            rec.log_video("bear", _frames(), GT, {"lk": PRED})
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_trails_when_trail_length_is_one(tmp_path):
+    path = tmp_path / "tracks.rrd"
+    with RunRecording(path, trail_length=1) as rec:
+        rec.log_video("bear", _frames(), GT, {"lk": PRED})
+    temporal, _ = _read(path)
+    assert "/videos/bear/lk/points" in temporal
+    assert not any(e.endswith("/trails") for e in temporal)
+
+
+def test_bad_input_is_rejected(tmp_path):
+    with RunRecording(tmp_path / "tracks.rrd") as rec:
+        with pytest.raises(ValueError, match="'lk' tracks have 6 frames, video has 4"):
+            rec.log_video("bear", _frames()[:4], None, {"lk": PRED})
+        with pytest.raises(ValueError, match="reserved"):
+            rec.log_video("bear", _frames(), None, {"gt": PRED})
+
+
+def test_track_colors():
+    colors = track_colors(50)
+    assert colors.dtype == np.uint8 and colors.shape == (50, 3)
+    hsv = [colorsys.hsv_to_rgb(i * 0.618033988749895 % 1, 0.85, 0.95) for i in range(50)]
+    np.testing.assert_array_equal(colors, np.round(np.array(hsv) * 255))
+    assert len({tuple(c) for c in colors}) == 50
+    assert track_colors(0).shape == (0, 3)
