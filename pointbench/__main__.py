@@ -1,0 +1,3 @@
+from pointbench.runner import main
+
+main()

@@ -1,0 +1,1 @@
+"""Hydra configs: config.yaml and the groups tracker/ and dataset/."""
