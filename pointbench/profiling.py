@@ -1,4 +1,4 @@
-"""Cost of a call: wall-clock seconds and peak resident memory while it runs."""
+"""Cost of a call: wall-clock seconds, peak resident memory and (with CUDA) peak GPU memory while it runs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def resident_mb() -> float:
 class Cost:
     seconds: float = 0.0
     peak_mem_mb: float = 0.0
+    peak_gpu_mem_mb: float = float("nan")  # NaN unless torch is in use with CUDA
+
+
+def _cuda():
+    """torch.cuda when a tracker has imported torch and CUDA is available, else None (never imports torch)."""
+    torch = sys.modules.get("torch")
+    return torch.cuda if torch is not None and torch.cuda.is_available() else None
 
 
 class measure:
@@ -47,6 +54,8 @@ class measure:
             self.cost.peak_mem_mb = max(self.cost.peak_mem_mb, resident_mb())
 
     def __enter__(self) -> Cost:
+        if (cuda := _cuda()) is not None:
+            cuda.reset_peak_memory_stats()
         self.cost.peak_mem_mb = resident_mb()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -54,7 +63,11 @@ class measure:
         return self.cost
 
     def __exit__(self, *exc) -> None:
+        if (cuda := _cuda()) is not None:
+            cuda.synchronize()  # count queued GPU work as tracking time
         self.cost.seconds = time.perf_counter() - self._start
         self._done.set()
         self._thread.join()
         self.cost.peak_mem_mb = max(self.cost.peak_mem_mb, resident_mb())
+        if (cuda := _cuda()) is not None:
+            self.cost.peak_gpu_mem_mb = cuda.max_memory_allocated() / 2**20

@@ -17,17 +17,19 @@ import hydra
 import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from pointbench.cache import PredictionCache
 from pointbench.io import safe_filename, save_predictions, write_csv
 from pointbench.metrics import tapvid_metrics
 from pointbench.metrics.tables import (
     STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
 )
-from pointbench.profiling import measure
-from pointbench.types import Sample, Tracks
+from pointbench.profiling import Cost, measure
+from pointbench.types import Annotations, Tracks
 from pointbench.viz import RunRecording
 
 log = logging.getLogger("pointbench")
@@ -42,23 +44,23 @@ def build(node: DictConfig, kind: str):
     return name, instantiate(params, _convert_="all")
 
 
-def check_prediction(pred, sample: Sample, tracker: str) -> Tracks:
-    """Raise unless `pred` holds a position and visibility for every query of `sample` at every frame."""
-    n, t = len(sample.queries), sample.n_frames
+def check_prediction(pred, video: Annotations, tracker: str) -> Tracks:
+    """Raise unless `pred` holds a position and visibility for every query of `video` at every frame."""
+    n, t = len(video.queries), video.n_frames
     if not isinstance(pred, Tracks):
         raise TypeError(f"tracker '{tracker}' returned {type(pred).__name__}; expected pointbench.Tracks")
     if pred.xy.shape != (n, t, 2):
-        raise ValueError(f"tracker '{tracker}' returned xy of shape {pred.xy.shape} for video '{sample.name}'; "
+        raise ValueError(f"tracker '{tracker}' returned xy of shape {pred.xy.shape} for video '{video.name}'; "
                          f"expected (N={n} queries, T={t} frames, 2)")
     return pred
 
 
-def score(sample: Sample, pred: Tracks, query_mode: str) -> dict:
+def score(video: Annotations, pred: Tracks, query_mode: str) -> dict:
     """TAP-Vid metrics and a status for one video (unscored without ground truth or visible points)."""
-    if sample.gt is None:
+    if video.gt is None:
         return {"status": STATUS_UNSCORED, "error": "no ground truth"}
-    metrics = tapvid_metrics(sample.gt.xy, sample.gt.visible, pred.xy, pred.visible,
-                             sample.queries[:, 0], query_mode, sample.image_size)
+    metrics = tapvid_metrics(video.gt.xy, video.gt.visible, pred.xy, pred.visible,
+                             video.queries[:, 0], query_mode, video.image_size)
     if metrics.pop("n_scored_points") == 0:
         return {"status": STATUS_UNSCORED, "error": "no visible ground-truth point to score"}
     return {**metrics, "status": STATUS_OK}
@@ -74,8 +76,66 @@ class RunResult:
         return self.per_video[self.per_video["status"] == STATUS_ERROR]
 
 
+@dataclass
+class _Job:
+    """One (tracker, dataset) run: what every video of it needs."""
+
+    tracker_name: str
+    tracker: object
+    dataset_name: str
+    dataset: object
+    cache: PredictionCache | None
+    force: bool
+    out_dir: Path
+    output: DictConfig
+    recording: RunRecording | None
+
+    def predict(self, video: Annotations, frames) -> tuple[Tracks, Cost, bool]:
+        """Predictions for one video, from the cache or by tracking (then cached): (tracks, cost, cached)."""
+        cached = None if self.cache is None or self.force else self.cache.load(video.name, video.queries)
+        if cached is not None:
+            return check_prediction(cached[0], video, self.tracker_name), cached[1], True
+        pixels = frames()  # loaded before the clock starts: `seconds` is tracking time only
+        try:
+            with measure() as cost:
+                pred = self.tracker.track(pixels, video.queries)
+        except Exception as error:
+            raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{video.name}': {error}") from error
+        check_prediction(pred, video, self.tracker_name)
+        if self.cache is not None:
+            self.cache.store(video.name, pred, video.queries, cost)
+        return pred, cost, False
+
+    def process(self, index: int, name: str) -> dict:
+        """The table row of video `index`: load, predict, save, score and record it."""
+        row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": name}
+        try:
+            # Frames are decoded only when tracking or recording needs them.
+            sample = None if self.recording is None else self.dataset.load(index)
+            video = sample.annotations() if sample is not None else self.dataset.load_annotations(index)
+            row.update(n_frames=video.n_frames, n_queries=len(video.queries))
+
+            def frames():
+                return (sample or self.dataset.load(index)).frames
+
+            pred, cost, cached = self.predict(video, frames)
+            row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
+                       peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
+            if self.output.save_predictions:
+                save_predictions(self.out_dir / "predictions" / f"{safe_filename(name)}.npz", pred, video.queries)
+            row.update(score(video, pred, self.dataset.query_mode))
+            if self.recording is not None:
+                self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps)
+            log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", name, "cached, " if cached else "",
+                     row["status"], 100 * row.get("AJ", np.nan), 100 * row.get("OA", np.nan), cost.seconds)
+        except Exception as error:  # one broken video never loses the results of the others
+            row.update(status=STATUS_ERROR, error=f"{type(error).__name__}: {error}")
+            log.error("%s: %s", name, row["error"])
+        return row
+
+
 def run(cfg: DictConfig, out_dir: Path) -> RunResult:
-    """Track, score and record every video of the configured dataset into `out_dir`.
+    """Track (or reuse cached predictions), score and record every video of the dataset into `out_dir`.
 
     A video that fails to load or track gets a row with `status=error` and its message; the
     others still run.
@@ -83,37 +143,19 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     out_dir = Path(out_dir)
     tracker_name, tracker = build(cfg.tracker, "tracker")
     dataset_name, dataset = build(cfg.dataset, "dataset")
+    cache = None
+    if cfg.cache_dir is not None:
+        cache = PredictionCache(Path(cfg.cache_dir), tracker_name, OmegaConf.to_container(cfg.tracker, resolve=True),
+                                dataset_name, OmegaConf.to_container(cfg.dataset, resolve=True))
     output = cfg.output
     recording = (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality,
                               trail_length=output.trail_length)
                  if output.rerun else contextlib.nullcontext())
-    rows = []
     with recording as rec:
-        for index, video in enumerate(tqdm(dataset.names, desc=f"{tracker_name} on {dataset_name}",
-                                           unit="video", disable=None)):
-            row = {"tracker": tracker_name, "dataset": dataset_name, "video": video}
-            try:
-                sample = dataset.load(index)
-                row.update(n_frames=sample.n_frames, n_queries=len(sample.queries))
-                try:
-                    with measure() as cost:
-                        pred = tracker.track(sample.frames, sample.queries)
-                except Exception as error:
-                    raise RuntimeError(f"tracker '{tracker_name}' failed on video '{video}': {error}") from error
-                check_prediction(pred, sample, tracker_name)
-                row.update(seconds=cost.seconds, fps=sample.n_frames / max(cost.seconds, 1e-9),
-                           peak_mem_mb=cost.peak_mem_mb)
-                if output.save_predictions:
-                    save_predictions(out_dir / "predictions" / f"{safe_filename(video)}.npz", pred, sample.queries)
-                row.update(score(sample, pred, dataset.query_mode))
-                if rec is not None:
-                    rec.log_video(video, sample.frames, sample.gt, {tracker_name: pred}, fps=sample.fps)
-                log.info("%s: %s AJ=%.1f OA=%.1f (%.2f s)", video, row["status"], 100 * row.get("AJ", np.nan),
-                         100 * row.get("OA", np.nan), cost.seconds)
-            except Exception as error:  # one broken video never loses the results of the others
-                row.update(status=STATUS_ERROR, error=f"{type(error).__name__}: {error}")
-                log.error("%s: %s", video, row["error"])
-            rows.append(row)
+        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec)
+        names = dataset.names
+        rows = [job.process(index, name) for index, name in
+                enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
 
     per_video = video_table(rows)
     summary = summarize(per_video)
@@ -123,16 +165,22 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+def main(cfg: DictConfig) -> int:
+    """Run one job. A single run exits with status 1 if any video failed; in a sweep the
+    end-of-sweep callback does, after every job has finished."""
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
     result = run(cfg, out_dir)
     print(format_summary(result.summary))
     print(f"outputs: {out_dir}")
-    if len(result.failures):
+    failures = len(result.failures)
+    if failures:
         names = ", ".join(result.failures["video"].astype(str))
-        log.error("%d video(s) failed: %s (see the 'error' column of metrics_per_video.csv)",
-                  len(result.failures), names)
-        sys.exit(1)
+        log.error("%d video(s) failed: %s (see the 'error' column of %s)", failures, names,
+                  out_dir / "metrics_per_video.csv")
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            sys.exit(1)
+    return failures
 
 
 if __name__ == "__main__":

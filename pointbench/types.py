@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Tracks", "Sample", "validate_queries", "validate_frames"]
+__all__ = ["Tracks", "Sample", "Annotations", "validate_queries", "validate_frames"]
 
 
 def _fail(owner: str, key: str, expected: str, found: str) -> ValueError:
@@ -150,6 +150,18 @@ class Tracks:
 
 
 @dataclass(eq=False)
+class Annotations:
+    """What scoring needs of a video, without its frames: queries, ground truth and frame geometry."""
+
+    name: str
+    queries: np.ndarray
+    gt: Tracks | None
+    n_frames: int
+    image_size: tuple[int, int]  # (height, width)
+    fps: float = 30.0
+
+
+@dataclass(eq=False)
 class Sample:
     """One video with its queries and (optional) ground truth; `gt` row i is the track of query i."""
 
@@ -191,3 +203,6 @@ class Sample:
     def image_size(self) -> tuple[int, int]:
         """(height, width) in pixels."""
         return self.frames.shape[1], self.frames.shape[2]
+
+    def annotations(self) -> Annotations:
+        return Annotations(self.name, self.queries, self.gt, self.n_frames, self.image_size, self.fps)

@@ -69,7 +69,7 @@ def test_run_writes_outputs_with_the_public_schema(tmp_path):
     # Predictions round-trip: what was scored is what was saved.
     dataset = SyntheticDataset(num_videos=2, num_frames=8, height=64, width=96, num_tracks=20)
     sample = dataset.load(0)
-    tracks, queries = load_predictions(tmp_path / "predictions" / "synthetic_000.npz")
+    tracks, queries, _ = load_predictions(tmp_path / "predictions" / "synthetic_000.npz")
     np.testing.assert_array_equal(queries, sample.queries)
     expected = LucasKanadeTracker().track(sample.frames, sample.queries)
     np.testing.assert_array_equal(tracks.xy, expected.xy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 
-from pointbench.types import Sample
+from pointbench.types import Annotations, Sample
 
 
 class Dataset(abc.ABC):
@@ -26,6 +26,10 @@ class Dataset(abc.ABC):
     @abc.abstractmethod
     def load(self, index: int) -> Sample:
         """Load video `index` with its queries and ground truth."""
+
+    def load_annotations(self, index: int) -> Annotations:
+        """Queries and ground truth of video `index`; formats that can skip decoding frames override this."""
+        return self.load(index).annotations()
 
     def __len__(self) -> int:
         return len(self.names)

@@ -20,7 +20,7 @@ import numpy as np
 
 from pointbench.datasets.base import Dataset
 from pointbench.datasets.queries import sample_queries
-from pointbench.types import Sample, Tracks
+from pointbench.types import Annotations, Sample, Tracks
 
 __all__ = ["Layer", "SyntheticDataset", "make_texture", "render_frames", "track_layer_points"]
 
@@ -220,7 +220,7 @@ class SyntheticDataset(Dataset):
             index.append(np.full(counts[k], k))
         return np.concatenate(index), np.concatenate(xy)
 
-    def load(self, index: int) -> Sample:
+    def _tracks(self, index: int) -> tuple[list[Layer], np.ndarray, Tracks]:
         if not 0 <= index < self.num_videos:
             raise IndexError(f"synthetic dataset has {self.num_videos} videos; got index {index}")
         layers = self.make_layers(index)
@@ -228,5 +228,13 @@ class SyntheticDataset(Dataset):
         layer_index, xy_texture = self._place_points(rng, layers)
         gt = track_layer_points(layers, layer_index, xy_texture, self.height, self.width)
         queries, track = sample_queries(gt.xy, gt.visible, self.query_mode, self.query_stride)
+        return layers, queries, gt[track]
+
+    def load_annotations(self, index: int) -> Annotations:
+        _, queries, gt = self._tracks(index)
+        return Annotations(self.names[index], queries, gt, self.num_frames, (self.height, self.width), self.fps)
+
+    def load(self, index: int) -> Sample:
+        layers, queries, gt = self._tracks(index)
         frames = render_frames(layers, self.height, self.width)
-        return Sample(name=self.names[index], frames=frames, queries=queries, gt=gt[track], fps=self.fps)
+        return Sample(name=self.names[index], frames=frames, queries=queries, gt=gt, fps=self.fps)

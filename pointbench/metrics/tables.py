@@ -14,9 +14,10 @@ from pointbench.metrics.tapvid import METRIC_NAMES
 VIDEO_COLUMNS = (
     ("tracker", "dataset", "video", "n_frames", "n_queries")
     + METRIC_NAMES
-    + ("seconds", "fps", "peak_mem_mb", "status", "error")
+    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error")
 )
-SUMMARY_COLUMNS = ("tracker", "dataset", "videos", "videos_scored") + METRIC_NAMES + ("seconds", "fps", "peak_mem_mb")
+SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + METRIC_NAMES
+                   + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb"))
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
 STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
@@ -38,7 +39,8 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         row.update({m: scored[m].mean() if len(scored) else np.nan for m in METRIC_NAMES})
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
-        row["peak_mem_mb"] = ran["peak_mem_mb"].max() if len(ran) else np.nan
+        for column in ("peak_mem_mb", "peak_gpu_mem_mb"):
+            row[column] = ran[column].max() if len(ran) else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
