@@ -40,20 +40,22 @@ def safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "_"
 
 
-def save_predictions(path: Path, tracks: Tracks, queries: np.ndarray, **scalars: float) -> None:
-    """Write `xy`, `visible`, `queries` (+ `confidence`, `xyz`, `xyz_frame` when set, + scalars) to .npz."""
-    arrays = dict(tracks.arrays(), queries=queries, **{k: np.float64(v) for k, v in scalars.items()})
+def save_predictions(path: Path, tracks: Tracks, queries: np.ndarray, **extra) -> None:
+    """Write `xy`, `visible`, `queries` (+ `confidence`, `xyz`, `xyz_frame` when set, + `extra` arrays) to .npz."""
+    arrays = dict(tracks.arrays(), queries=queries, **{k: np.asarray(v) for k, v in extra.items()})
     if tracks.xyz_frame is not None:
         arrays["xyz_frame"] = np.array(tracks.xyz_frame)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
-def load_predictions(path: Path) -> tuple[Tracks, np.ndarray, dict[str, float]]:
-    """Read a file written by `save_predictions`: (tracks, queries, scalars)."""
+def load_predictions(path: Path) -> tuple[Tracks, np.ndarray, dict]:
+    """Read a file written by `save_predictions`: (tracks, queries, extra); 0-d extras come back as scalars."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     queries = arrays.pop("queries")
     xyz_frame = str(arrays.pop("xyz_frame")) if "xyz_frame" in arrays else None
-    scalars = {k: float(arrays.pop(k)) for k in list(arrays) if arrays[k].ndim == 0}
-    return Tracks(**arrays, xyz_frame=xyz_frame, owner=str(path)), queries, scalars
+    track_keys = ("xy", "visible", "confidence", "xyz")
+    extra = {k: arrays.pop(k) for k in list(arrays) if k not in track_keys}
+    extra = {k: v.item() if v.ndim == 0 else v for k, v in extra.items()}
+    return Tracks(**arrays, xyz_frame=xyz_frame, owner=str(path)), queries, extra

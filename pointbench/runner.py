@@ -66,6 +66,14 @@ def score(video: Annotations, pred: Tracks, query_mode: str) -> dict:
     return {**metrics, "status": STATUS_OK}
 
 
+def _ground_truth_arrays(video: Annotations, query_mode: str) -> dict:
+    """What a predictions file carries besides the predictions, so it can be re-scored on its own."""
+    extra = {"image_size": np.array(video.image_size), "query_mode": np.array(query_mode)}
+    if video.gt is not None:
+        extra.update(gt_xy=video.gt.xy, gt_visible=video.gt.visible)
+    return extra
+
+
 @dataclass
 class RunResult:
     per_video: pd.DataFrame
@@ -122,7 +130,8 @@ class _Job:
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
             if self.output.save_predictions:
-                save_predictions(self.out_dir / "predictions" / f"{safe_filename(name)}.npz", pred, video.queries)
+                save_predictions(self.out_dir / "predictions" / f"{safe_filename(name)}.npz", pred, video.queries,
+                                 **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps)

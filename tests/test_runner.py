@@ -69,8 +69,11 @@ def test_run_writes_outputs_with_the_public_schema(tmp_path):
     # Predictions round-trip: what was scored is what was saved.
     dataset = SyntheticDataset(num_videos=2, num_frames=8, height=64, width=96, num_tracks=20)
     sample = dataset.load(0)
-    tracks, queries, _ = load_predictions(tmp_path / "predictions" / "synthetic_000.npz")
+    tracks, queries, extra = load_predictions(tmp_path / "predictions" / "synthetic_000.npz")
     np.testing.assert_array_equal(queries, sample.queries)
+    np.testing.assert_array_equal(extra["gt_xy"], sample.gt.xy)
+    np.testing.assert_array_equal(extra["gt_visible"], sample.gt.visible)
+    assert tuple(extra["image_size"]) == (64, 96) and extra["query_mode"] == "first"
     expected = LucasKanadeTracker().track(sample.frames, sample.queries)
     np.testing.assert_array_equal(tracks.xy, expected.xy)
     np.testing.assert_array_equal(tracks.visible, expected.visible)
