@@ -134,7 +134,8 @@ class _Job:
                                  **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
             if self.recording is not None:
-                self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps)
+                self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
+                                         skeleton=sample.skeleton)
             log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", name, "cached, " if cached else "",
                      row["status"], 100 * row.get("AJ", np.nan), 100 * row.get("OA", np.nan), cost.seconds)
         except Exception as error:  # one broken video never loses the results of the others

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Tracks", "Sample", "Annotations", "validate_queries", "validate_frames"]
+__all__ = ["Tracks", "Sample", "Annotations", "Skeleton", "validate_queries", "validate_frames"]
 
 
 def _fail(owner: str, key: str, expected: str, found: str) -> ValueError:
@@ -150,6 +150,23 @@ class Tracks:
 
 
 @dataclass(eq=False)
+class Skeleton:
+    """Named keypoints and their connections (a pose skeleton); `keypoint_ids[i]` is query i's keypoint."""
+
+    names: list[str]
+    connections: list[tuple[int, int]]
+    keypoint_ids: np.ndarray  # int (N,)
+
+    def __post_init__(self) -> None:
+        k = len(self.names)
+        ids = np.asarray(self.keypoint_ids)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or (len(ids) and (ids.min() < 0 or ids.max() >= k)):
+            raise _fail("skeleton", "keypoint_ids", f"1-D integers in [0, {k})", f"{ids.dtype} {ids.shape}")
+        if any(not (0 <= a < k and 0 <= b < k) for a, b in self.connections):
+            raise _fail("skeleton", "connections", f"pairs of keypoint indices in [0, {k})", str(self.connections))
+
+
+@dataclass(eq=False)
 class Annotations:
     """What scoring needs of a video, without its frames: queries, ground truth and frame geometry."""
 
@@ -173,6 +190,7 @@ class Sample:
     depth: np.ndarray | None = None
     intrinsics: np.ndarray | None = None
     extrinsics: np.ndarray | None = None
+    skeleton: Skeleton | None = None
 
     def __post_init__(self) -> None:
         owner = f"video '{self.name}'"
@@ -194,6 +212,8 @@ class Sample:
             _check_array(self.intrinsics, owner, "intrinsics", np.float32, (t, 3, 3))
         if self.extrinsics is not None:
             _check_array(self.extrinsics, owner, "extrinsics", np.float32, (t, 3, 4))
+        if self.skeleton is not None and len(self.skeleton.keypoint_ids) != n:
+            raise _fail(owner, "skeleton", f"one keypoint id per query ({n})", str(len(self.skeleton.keypoint_ids)))
 
     @property
     def n_frames(self) -> int:

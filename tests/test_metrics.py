@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from pointbench.metrics import THRESHOLDS, eval_mask, tapvid_metrics, tapvid_metrics_per_track
+from pointbench.metrics import (
+    THRESHOLDS, eval_mask, tapvid_metrics, tapvid_metrics_per_frame, tapvid_metrics_per_track,
+)
 
 SIZE = (256, 256)
 
@@ -160,3 +162,18 @@ def test_nan_prediction_counts_as_miss_and_bad_shapes_are_named():
         tapvid_metrics(gt, vis, pred[:, :2], vis, np.array([0]), "first", SIZE)
     with pytest.raises(ValueError, match="query_mode"):
         tapvid_metrics(gt, vis, gt, vis, np.array([0]), "last", SIZE)
+
+
+def test_per_frame_counts_each_frame_separately():
+    # Two tracks, query frame 0, mode first: frames 1 and 2 scored.
+    gt = np.zeros((2, 3, 2), np.float32)
+    vis = np.ones((2, 3), bool)
+    pred = gt.copy()
+    pred[0, 2, 0] = 3.0  # track 0 at frame 2 is 3 px off
+    pred_vis = vis.copy()
+    pred_vis[1, 1] = False  # track 1 predicted occluded at frame 1
+    per_frame = tapvid_metrics_per_frame(gt, vis, pred, pred_vis, np.array([0, 0]), "first", SIZE)
+    assert np.isnan(per_frame["OA"][0])  # the query frame is not scored
+    np.testing.assert_allclose(per_frame["OA"][1:], [0.5, 1.0])
+    np.testing.assert_allclose(per_frame["pts_within_2"][1:], [1.0, 0.5])
+    np.testing.assert_allclose(per_frame["pts_within_4"][1:], [1.0, 1.0])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-from collections import defaultdict
 
 import cv2
 import numpy as np
@@ -12,6 +11,7 @@ from rerun.chunk import RrdReader
 
 from pointbench.types import Tracks
 from pointbench.viz import RunRecording, track_colors
+from rrd_reading import read_blueprint_views, read_rrd as _read, rgb as _rgb
 
 N, T, H, W = 4, 6, 24, 32
 # One solid colour per frame, so decoded JPEGs can be checked (and RGB/BGR swaps caught).
@@ -31,28 +31,6 @@ def _tracks(offset: float, visible: list[str]) -> Tracks:
 
 GT = _tracks(0.0, ["111111", "111111", "001111", "110011"])
 PRED = _tracks(0.5, ["111111", "111011", "001111", "000000"])
-
-
-def _read(path):
-    """Temporal rows as {entity: {frame: {component: value}}} and static rows as {entity: {component: value}}."""
-    temporal: dict = defaultdict(dict)
-    static: dict = defaultdict(dict)
-    for chunk in RrdReader(path).stream():
-        rows = chunk.to_record_batch().to_pylist()
-        for row in rows:
-            data = {k: v for k, v in row.items() if ":" in k and v is not None}
-            if chunk.is_static:
-                static[chunk.entity_path].update(data)
-            else:
-                assert row["frame"] not in temporal[chunk.entity_path], "frame logged twice"
-                temporal[chunk.entity_path][row["frame"]] = data
-    return temporal, static
-
-
-def _rgb(packed: list[int]) -> np.ndarray:
-    """Rerun colours are packed 0xRRGGBBAA."""
-    c = np.array(packed, np.uint32)
-    return np.stack([c >> 24, (c >> 16) & 255, (c >> 8) & 255], axis=-1).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -146,16 +124,7 @@ def test_trails_are_cut_at_occlusion(recording):
 
 def test_blueprint_has_one_2d_view_per_video(recording):
     path = recording[0]
-    reader = RrdReader(path)
-    (blueprint,) = reader.blueprints()
-    views = {}
-    for chunk in reader.stream(store=blueprint):
-        for row in chunk.to_record_batch().to_pylist():
-            if row.get("ViewBlueprint:class_identifier"):
-                views[row["ViewBlueprint:display_name"][0]] = (
-                    row["ViewBlueprint:class_identifier"][0],
-                    row["ViewBlueprint:space_origin"][0],
-                )
+    views = {name: (kind, origin) for name, kind, origin in read_blueprint_views(path)}
     assert views == {"bear": ("2D", "videos/bear"), "cows two": ("2D", "videos/cows\\ two")}
 
 

@@ -95,6 +95,7 @@ def test_two_tracker_sweep_writes_the_leaderboard(tmp_path, launcher):
         assert board.set_index("tracker").loc[tracker, "seconds"] == pytest.approx(job["seconds"].sum())
     assert "| lk | synthetic | 2 |" in (sweep / "leaderboard.md").read_text()
     assert "leaderboard:" in proc.stdout
+    assert (sweep / "comparison.rrd").stat().st_size > 0
 
 
 def test_leaderboard_command_merges_existing_run_dirs(tmp_path, capsys):

@@ -6,7 +6,9 @@ from pointbench.metrics.tapvid import (
     THRESHOLDS,
     eval_mask,
     tapvid_metrics,
+    tapvid_metrics_per_frame,
     tapvid_metrics_per_track,
 )
 
-__all__ = ["METRIC_NAMES", "SCORE_SIZE", "THRESHOLDS", "eval_mask", "tapvid_metrics", "tapvid_metrics_per_track"]
+__all__ = ["METRIC_NAMES", "SCORE_SIZE", "THRESHOLDS", "eval_mask", "tapvid_metrics", "tapvid_metrics_per_frame",
+           "tapvid_metrics_per_track"]

@@ -10,7 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["THRESHOLDS", "SCORE_SIZE", "METRIC_NAMES", "tapvid_metrics", "tapvid_metrics_per_track", "eval_mask"]
+__all__ = ["THRESHOLDS", "SCORE_SIZE", "METRIC_NAMES", "tapvid_metrics", "tapvid_metrics_per_track",
+           "tapvid_metrics_per_frame", "eval_mask"]
 
 THRESHOLDS = (1, 2, 4, 8, 16)
 SCORE_SIZE = 256
@@ -118,4 +119,13 @@ def tapvid_metrics_per_track(
 ) -> dict[str, np.ndarray]:
     """The metrics of `tapvid_metrics` for each query separately: arrays of shape `(N,)`."""
     counts = _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, 1)
+    return _metrics_from_counts(counts)
+
+
+def tapvid_metrics_per_frame(
+    gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode: QueryMode, image_size
+) -> dict[str, np.ndarray]:
+    """The metrics of `tapvid_metrics` pooled over the queries scored at each frame: arrays `(T,)`
+    (NaN at frames with nothing to score), e.g. to plot how a tracker does along the video."""
+    counts = _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, 0)
     return _metrics_from_counts(counts)
