@@ -52,11 +52,13 @@ def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, Path, Di
 
 
 def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85, trail_length: int = 8,
-                     max_points: int | None = 200, show_occluded: bool = False, error_lines: bool = False) -> Path:
+                     max_points: int | None = 200, show_occluded: bool = False, error_lines: bool = False,
+                     frame_format: str = "jpeg") -> Path:
     """Write the comparison recording of `run_dirs` to `out`; returns `out`."""
     groups = _runs_by_dataset(run_dirs)
     with RunRecording(out, jpeg_quality=jpeg_quality, trail_length=trail_length, layout="trackers",
-                      max_points=max_points, show_occluded=show_occluded, error_lines=error_lines) as rec:
+                      max_points=max_points, show_occluded=show_occluded, error_lines=error_lines,
+                      frame_format=frame_format) as rec:
         for label, runs in groups.items():
             _, dataset = build(runs[0][2].dataset, "dataset")
             for index, video in enumerate(dataset.names):
@@ -101,7 +103,8 @@ class ComparisonCallback(Callback):
         try:
             out = build_comparison(run_dirs, sweep_dir / "comparison.rrd", jpeg_quality=config.output.jpeg_quality,
                                    trail_length=config.output.trail_length, max_points=options.max_points,
-                                   show_occluded=options.show_occluded, error_lines=options.error_lines)
+                                   show_occluded=options.show_occluded, error_lines=options.error_lines,
+                                   frame_format=config.output.frame_format)
             print(f"comparison: {out}  (open with: rerun {out})")
         except Exception as error:  # the leaderboard still gets written
             log.error("comparison recording failed: %s: %s", type(error).__name__, error)
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
                                                   "else in the current directory)")
     parser.add_argument("--max-points", type=int, default=200, help="tracks drawn per video (0: all)")
     parser.add_argument("--jpeg-quality", type=int, default=85)
+    parser.add_argument("--frame-format", choices=("jpeg", "av1", "h264"), default="jpeg",
+                        help="frames as JPEG images or as one encoded video (needs pointbench[video])")
     parser.add_argument("--trail-length", type=int, default=8)
     parser.add_argument("--show-occluded", action="store_true", help="draw predicted-occluded points in grey")
     parser.add_argument("--error-lines", action="store_true", help="draw prediction-to-ground-truth segments")
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (args.dirs[0] if len(args.dirs) == 1 else Path.cwd()) / "comparison.rrd"
     build_comparison(find_run_dirs(args.dirs), out, jpeg_quality=args.jpeg_quality, trail_length=args.trail_length,
                      max_points=args.max_points or None, show_occluded=args.show_occluded,
-                     error_lines=args.error_lines)
+                     error_lines=args.error_lines, frame_format=args.frame_format)
     print(f"comparison: {out}  (open with: rerun {out})")
 
 

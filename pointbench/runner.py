@@ -159,7 +159,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                                 dataset_name, OmegaConf.to_container(cfg.dataset, resolve=True))
     output = cfg.output
     recording = (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality,
-                              trail_length=output.trail_length)
+                              trail_length=output.trail_length, frame_format=output.frame_format)
                  if output.rerun else contextlib.nullcontext())
     with recording as rec:
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec)

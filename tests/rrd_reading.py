@@ -40,3 +40,24 @@ def read_blueprint_views(path) -> list[tuple[str, str, str]]:
     return [(row["ViewBlueprint:display_name"][0], row["ViewBlueprint:class_identifier"][0],
              row["ViewBlueprint:space_origin"][0])
             for row in blueprint_rows(path) if row.get("ViewBlueprint:class_identifier")]
+
+
+def visible_time_range_overrides(path) -> dict[str, list]:
+    """{overridden entity path: its VisibleTimeRanges} over all views of the stored blueprint."""
+    reader = RrdReader(path)
+    (blueprint,) = reader.blueprints()
+    found = {}
+    for chunk in reader.stream(store=blueprint):
+        if "/ViewContents/overrides/" not in chunk.entity_path:
+            continue
+        entity = chunk.entity_path.split("/ViewContents/overrides/", 1)[1].rsplit("/visualizers", 1)[0]
+        for row in chunk.to_record_batch().to_pylist():
+            if row.get("VisibleTimeRanges:ranges"):
+                found[entity] = row["VisibleTimeRanges:ranges"]
+    return found
+
+
+def annotation_colors(static_row) -> dict[int, np.ndarray]:
+    """{class id: RGB} of an AnnotationContext read back as a static row."""
+    return {entry["class_id"]: rgb([entry["class_description"]["info"]["color"]])[0]
+            for entry in static_row["AnnotationContext:context"][0]}

@@ -11,9 +11,9 @@ from pointbench.io import load_predictions
 from pointbench.metrics import tapvid_metrics_per_frame
 from pointbench.runner import run
 from pointbench.types import Skeleton, Tracks
-from pointbench.viz import RunRecording, track_colors
+from pointbench.viz import RunRecording
 from pointbench.viz.rerun_log import subsample
-from rrd_reading import blueprint_rows, read_blueprint_views, read_rrd, rgb
+from rrd_reading import blueprint_rows, read_blueprint_views, read_rrd
 from test_runner import CONF
 
 SMALL = dict(num_videos=2, num_frames=8, height=64, width=96, num_tracks=20)
@@ -68,14 +68,12 @@ def test_positions_equal_the_predictions_and_occluded_points_are_not_drawn(compa
     _, temporal, _ = comparison
     pred, _, _ = load_predictions(sweep / "1_lk" / "predictions" / "synthetic_000.npz")
     keep = subsample(len(pred), 12)
-    colors = track_colors(keep[-1] + 1)[keep]
     pred = pred[keep]
     for frame in range(8):
         row = temporal["/videos/synthetic_000/lk/points"].get(frame, {})
         drawn = np.array(row.get("Points2D:positions", []), np.float32).reshape(-1, 2)
         np.testing.assert_array_equal(drawn, pred.xy[pred.visible[:, frame], frame])
-        np.testing.assert_array_equal(rgb(row.get("Points2D:colors", [])).reshape(-1, 3),
-                                      colors[pred.visible[:, frame]])
+        assert row.get("Points2D:class_ids", []) == list(keep[pred.visible[:, frame]])
         occluded = temporal["/videos/synthetic_000/lk/occluded"].get(frame, {})
         hidden = np.array(occluded.get("Points2D:positions", []), np.float32).reshape(-1, 2)
         np.testing.assert_array_equal(hidden, pred.xy[~pred.visible[:, frame], frame])

@@ -11,7 +11,7 @@ from rerun.chunk import RrdReader
 
 from pointbench.types import Tracks
 from pointbench.viz import RunRecording, track_colors
-from rrd_reading import read_blueprint_views, read_rrd as _read, rgb as _rgb
+from rrd_reading import annotation_colors, read_blueprint_views, read_rrd as _read, visible_time_range_overrides
 
 N, T, H, W = 4, 6, 24, 32
 # One solid colour per frame, so decoded JPEGs can be checked (and RGB/BGR swaps caught).
@@ -52,7 +52,7 @@ def test_file_is_renamed_into_place(recording):
 
 def test_entity_paths(recording):
     _, temporal, static = recording
-    for part in ("frames", "gt/points", "gt/ring", "gt/trails", "lk/points", "lk/trails"):
+    for part in ("frames", "gt/points", "gt/trails", "lk/points", "lk/trails"):
         assert f"/videos/bear/{part}" in temporal
     assert "/videos/cows\\ two/lk/points" in temporal
     assert not any(e.startswith("/videos/cows\\ two/gt") for e in temporal)
@@ -89,18 +89,20 @@ def test_points_are_exactly_the_visible_predictions(recording):
 
 def test_colours_follow_the_track_in_gt_and_prediction(recording):
     _, temporal, static = recording
-    colors = track_colors(N)
+    # Each point's class id is its track; the video's annotation context colours class i as track i.
+    palette = annotation_colors(static["/videos/bear"])
+    assert sorted(palette) == list(range(N))
+    np.testing.assert_array_equal(np.stack([palette[i] for i in range(N)]), track_colors(N))
     # At frame 5 the visible tracks are 0, 1, 2 (prediction) and 0, 1, 2, 3 (ground truth).
-    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/lk/points"][5]["Points2D:colors"]), colors[[0, 1, 2]])
-    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/gt/points"][5]["Points2D:colors"]), colors[[0, 1, 2, 3]])
-    np.testing.assert_array_equal(_rgb(temporal["/videos/bear/gt/ring"][5]["Points2D:colors"]), np.full((4, 3), 255))
+    assert temporal["/videos/bear/lk/points"][5]["Points2D:class_ids"] == [0, 1, 2]
+    assert temporal["/videos/bear/gt/points"][5]["Points2D:class_ids"] == [0, 1, 2, 3]
     # Predictions are drawn larger than the ground truth and below it.
     pred_style, gt_style = static["/videos/bear/lk/points"], static["/videos/bear/gt/points"]
     assert abs(pred_style["Points2D:radii"][0]) > abs(gt_style["Points2D:radii"][0])
     assert pred_style["Points2D:draw_order"][0] < gt_style["Points2D:draw_order"][0]
 
 
-def test_trails_are_cut_at_occlusion(recording):
+def test_trails_are_segments_between_visible_frames(recording):
     _, temporal, _ = recording
     lk = temporal["/videos/bear/lk/trails"]
 
@@ -110,16 +112,23 @@ def test_trails_are_cut_at_occlusion(recording):
     def x(i, t):  # PRED's position of track i at frame t
         return [10 * i + t + 0.5, 3 * i + 0.5 * t + 0.25]
 
-    assert strips(0) == []  # one point per track: no strips
-    # Frame 4: track 1 reappears after its occlusion at 3, so only tracks 0 and 2 (3 frames back at most).
+    assert strips(0) == []  # no previous frame
+    # Frame 4: track 1 reappears after its occlusion at 3, so only tracks 0 and 2 have a segment.
     got = strips(4)
     assert len(got) == 2
-    np.testing.assert_array_equal(got[0], [x(0, 2), x(0, 3), x(0, 4)])
-    np.testing.assert_array_equal(got[1], [x(2, 2), x(2, 3), x(2, 4)])
-    np.testing.assert_array_equal(_rgb(lk[4]["LineStrips2D:colors"]), track_colors(N)[[0, 2]])
-    # Frame 5: track 1 has a two-point strip from frame 4.
+    np.testing.assert_array_equal(got[0], [x(0, 3), x(0, 4)])
+    np.testing.assert_array_equal(got[1], [x(2, 3), x(2, 4)])
+    assert lk[4]["LineStrips2D:class_ids"] == [0, 2]
+    # Frame 5: track 1 has its segment from frame 4.
     np.testing.assert_array_equal(strips(5)[1], [x(1, 4), x(1, 5)])
     assert [len(strips(t)) for t in range(T)] == [0, 2, 2, 2, 2, 3]
+
+
+def test_trail_length_is_the_visible_time_range_of_the_trails(recording):
+    ranges = visible_time_range_overrides(recording[0])
+    expected = [{"timeline": "frame", "range": {"start": -2, "end": 0}}]  # trail_length=3: frames t-2..t
+    assert ranges == {"videos/bear/gt/trails": expected, "videos/bear/lk/trails": expected,
+                      "videos/cows\\ two/lk/trails": expected}
 
 
 def test_blueprint_has_one_2d_view_per_video(recording):
@@ -161,3 +170,25 @@ def test_track_colors():
     np.testing.assert_array_equal(colors, np.round(np.array(hsv) * 255))
     assert len({tuple(c) for c in colors}) == 50
     assert track_colors(0).shape == (0, 3)
+
+
+@pytest.mark.parametrize("codec", ["av1", "h264"])
+def test_frames_as_encoded_video(tmp_path, codec):
+    av = pytest.importorskip("av")
+    path = tmp_path / "video.rrd"
+    frames = np.broadcast_to(FRAME_RGB[:, None, None, :], (T, 25, 33, 3)).copy()  # odd size: padded to even
+    with RunRecording(path, frame_format=codec) as rec:
+        rec.log_video("bear", frames, GT, {"lk": PRED}, fps=10.0)
+    temporal, static = _read(path)
+    assert static["/videos/bear/frames"]["AssetVideo:media_type"] == ["video/mp4"]
+    references = temporal["/videos/bear/frames"]
+    assert sorted(references) == list(range(T))
+    stamps = [references[t]["VideoFrameReference:timestamp"][0] for t in range(T)]
+    np.testing.assert_array_equal(stamps, np.arange(T) * 100_000_000)  # 10 fps
+    blob = bytes(np.asarray(static["/videos/bear/frames"]["AssetVideo:blob"][0], np.uint8))
+    import io
+    with av.open(io.BytesIO(blob)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == T and decoded[0].shape == (26, 34, 3)
+    for frame, colour in zip(decoded, FRAME_RGB):
+        assert np.abs(frame[4:20, 4:28].reshape(-1, 3).mean(0) - colour).max() < 20

@@ -6,8 +6,9 @@ only when the recording closes cleanly. Entities, for each logged video `v`:
 
     videos/v/frames                 JPEG frames
     videos/v/{gt,<tracker>}/points  the points visible at each frame, one colour per track
-    videos/v/{gt,<tracker>}/trails  each visible track's last `trail_length` visible positions
-    videos/v/gt/ring                white rings under the ground-truth points
+    videos/v/{gt,<tracker>}/trails  per frame, a segment from the previous position of each track
+                                    visible at both; the blueprint shows the last `trail_length`
+                                    frames of them (a visible time range on that entity)
     videos/v/<tracker>/occluded     points predicted occluded (grey; only with `show_occluded`)
     videos/v/<tracker>/errors       segments from prediction to ground truth (only with `error_lines`)
     videos/v/scores/<score>/<tracker>  per-frame scores (scalars), when given
@@ -16,6 +17,10 @@ Two layouts: `videos` (one 2D view per video showing every tracker: a run's `tra
 `trackers` (a tab per video holding one 2D view per tracker and a time series of the per-frame
 scores: the side-by-side `comparison.rrd` of a sweep).
 
+Colours: each track's query index is its class id, and an AnnotationContext at `videos/v` gives
+class i the colour of track i (2 bytes a point instead of 4); with a keypoint skeleton, the
+skeleton's class and keypoint ids are logged instead, with explicit colours.
+
 Coordinates are logged as is: Rerun's 2D space puts pixel (i, j) over [j, j+1) x [i, i+1),
 the TAP-Vid raster convention.
 """
@@ -23,6 +28,8 @@ the TAP-Vid raster convention.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -32,14 +39,16 @@ import rerun as rr
 import rerun.blueprint as rrb
 
 from pointbench.types import Skeleton, Tracks, validate_frames
+from pointbench.viz.video import CODECS, encode_mp4
 
 __all__ = ["RunRecording", "track_colors"]
 
 _GOLDEN = 0.618033988749895
 # (radius in UI points, draw order). Predictions are large discs with wide trails; ground truth
-# is a small disc in a white ring with a thin trail, drawn on top, so both show where they meet.
+# is a small disc of the same colour with a thin trail, drawn on top: a correct prediction looks
+# like one solid disc, a wrong one like a disc and a dot apart.
 _PRED_POINTS, _PRED_TRAILS = (5.0, 30.0), (2.0, 20.0)
-_GT_RING, _GT_POINTS, _GT_TRAILS = (3.5, 31.0), (2.0, 32.0), (1.0, 21.0)
+_GT_POINTS, _GT_TRAILS = (2.0, 32.0), (1.0, 21.0)
 _OCCLUDED_POINTS, _ERROR_LINES = (2.5, 29.0), (1.0, 22.0)
 
 
@@ -56,26 +65,14 @@ def _visible_points(tracks: Tracks) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return tracks.xy[i, t], i, np.bincount(t, minlength=tracks.n_frames)
 
 
-def _trails(tracks: Tracks, length: int) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Trail strips (an Arrow list array) ordered by frame, their track ids and the count per frame.
-
-    At frame t a visible track's strip runs through its positions at frames t-k+1..t, where k is
-    the number of consecutive visible frames ending at t, capped at `length`; strips of one point
-    are left out.
-    """
-    visible = tracks.visible
-    run = np.zeros(visible.shape, np.int64)  # consecutive visible frames ending at each frame
-    run[:, 0] = visible[:, 0]
-    for f in range(1, tracks.n_frames):
-        run[:, f] = (run[:, f - 1] + 1) * visible[:, f]
-    k = np.minimum(run, length)
-    t, i = np.nonzero(k.T >= 2)
-    sizes = k[i, t]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    step = np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)  # 0..k-1 within each strip
-    frame = np.repeat(t - sizes + 1, sizes) + step
-    points = tracks.xy[np.repeat(i, sizes), frame]
-    return _strips(points, sizes), i, np.bincount(t, minlength=tracks.n_frames)
+def _trail_segments(tracks: Tracks) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """At each frame t, a segment from t-1 to t for every track visible at both, ordered by frame:
+    strips, track ids, count per frame. The view's visible time range turns them into trails."""
+    both = np.zeros(tracks.visible.shape, bool)
+    both[:, 1:] = tracks.visible[:, 1:] & tracks.visible[:, :-1]
+    t, i = np.nonzero(both.T)
+    points = np.stack([tracks.xy[i, t - 1], tracks.xy[i, t]], axis=1).reshape(-1, 2)
+    return _strips(points, np.full(len(i), 2)), i, np.bincount(t, minlength=tracks.n_frames)
 
 
 def _error_segments(pred: Tracks, gt: Tracks) -> tuple[pa.Array, np.ndarray, np.ndarray]:
@@ -103,11 +100,33 @@ def _annotation_context(skeleton: Skeleton) -> rr.AnnotationContext:
     ))
 
 
+def _palette_context(class_ids: np.ndarray, colors: np.ndarray) -> rr.AnnotationContext:
+    """Class i drawn in colour `colors[i]` (RGB uint8), passed packed as 0xRRGGBBAA (fast for many classes)."""
+    packed = (colors.astype(np.uint32) << np.array([24, 16, 8], np.uint32)).sum(axis=1) | 0xFF
+    return rr.AnnotationContext([(int(k), None, int(c)) for k, c in zip(class_ids, packed)])
+
+
 def subsample(n: int, max_points: int | None) -> np.ndarray:
     """Indices of at most `max_points` of `n` tracks, evenly spread (all of them when None)."""
     if max_points is None or n <= max_points:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+@dataclass
+class _LoggedVideo:
+    name: str
+    root: str  # entity path
+    shown: list[str]  # "gt" (when given) and the trackers
+    has_scores: bool
+
+    @property
+    def has_gt(self) -> bool:
+        return self.shown[:1] == ["gt"]
+
+    @property
+    def trackers(self) -> list[str]:
+        return self.shown[1:] if self.has_gt else self.shown
 
 
 class RunRecording:
@@ -123,6 +142,8 @@ class RunRecording:
             track's colour); None draws all.
         show_occluded: draw points predicted occluded, in grey, instead of leaving them out.
         error_lines: draw a segment from each visible prediction to its visible ground truth.
+        frame_format: "jpeg" (each frame an image, `jpeg_quality`) or "av1" / "h264" (the frames
+            as one encoded video, much smaller; needs PyAV).
 
     On a clean exit (or `close()`) the blueprint is sent and the file appears at `path`; on an
     exception no file is left.
@@ -131,8 +152,10 @@ class RunRecording:
     def __init__(
         self, path: Path, application_id: str = "pointbench", jpeg_quality: int = 85, trail_length: int = 8,
         layout: str = "videos", max_points: int | None = None, show_occluded: bool = False,
-        error_lines: bool = False,
+        error_lines: bool = False, frame_format: str = "jpeg",
     ) -> None:
+        if frame_format not in ("jpeg", *CODECS):
+            raise ValueError(f"{path}: frame_format must be 'jpeg' or one of {sorted(CODECS)}; got {frame_format!r}")
         if layout not in ("videos", "trackers"):
             raise ValueError(f"{path}: layout must be 'videos' or 'trackers'; got {layout!r}")
         self.path = Path(path)
@@ -140,8 +163,9 @@ class RunRecording:
         self.trail_length = trail_length
         self.layout, self.max_points = layout, max_points
         self.show_occluded, self.error_lines = show_occluded, error_lines
+        self.frame_format = frame_format
         self._tmp = self.path.with_name(self.path.name + ".tmp")
-        self._videos: list[tuple[str, str, list[str], bool]] = []  # (name, entity path, trackers, has scores)
+        self._videos: list[_LoggedVideo] = []
         self._fps: float | None = None
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +202,7 @@ class RunRecording:
             raise RuntimeError(f"{self.path}: recording is closed")
         validate_frames(frames, f"video '{video}'")
         root = f"videos/{rr.escape_entity_path_part(video)}"
-        if any(root == r for _, r, _, _ in self._videos):
+        if any(root == logged.root for logged in self._videos):
             raise ValueError(f"video '{video}': already logged to {self.path}")
         if reserved := {"gt", "frames", "scores"} & predictions.keys():
             raise ValueError(f"video '{video}': tracker names {sorted(reserved)} are reserved")
@@ -194,87 +218,110 @@ class RunRecording:
                 )
 
         index = [rr.TimeColumn("frame", sequence=np.arange(n_frames))]
-        params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-        jpegs = [cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), params)[1].tobytes() for f in frames]
-        self._rec.send_columns(
-            f"{root}/frames", index, rr.EncodedImage.columns(blob=jpegs, media_type=["image/jpeg"] * n_frames)
-        )
+        self._send_frames(f"{root}/frames", index, frames, fps)
 
         keep = subsample(n_tracks.pop() if n_tracks else 0, self.max_points)
-        colors = track_colors(keep[-1] + 1 if len(keep) else 0)[keep]
-        keypoints = None
+        palette = track_colors(keep[-1] + 1 if len(keep) else 0)[keep]
         if skeleton is not None:
             self._rec.log(root, _annotation_context(skeleton), static=True)
-            keypoints = np.asarray(skeleton.keypoint_ids)[keep]
-        named = {name: tracks[keep] for name, tracks in named.items()}
-        if gt is not None:
-            self._send_points(f"{root}/gt/ring", index, named["gt"], np.full_like(colors, 255), _GT_RING)
+            ids = dict(keypoint_ids=np.asarray(skeleton.keypoint_ids)[keep], class_ids=np.zeros(len(keep), np.uint16))
+        else:
+            self._rec.log(root, _palette_context(keep, palette), static=True)
+            ids = dict(class_ids=keep.astype(np.uint16))
+        if len(keep) < len(next(iter(named.values()), [])):
+            named = {name: tracks[keep] for name, tracks in named.items()}
         for name, tracks in named.items():
             path = f"{root}/{rr.escape_entity_path_part(name)}"
             gt_style = name == "gt"
-            self._send_points(f"{path}/points", index, tracks, colors, _GT_POINTS if gt_style else _PRED_POINTS,
-                              keypoints)
+            self._send_points(f"{path}/points", index, tracks, _GT_POINTS if gt_style else _PRED_POINTS, ids,
+                              palette if skeleton is not None else None)
             if self.trail_length > 1:
-                self._send_trails(f"{path}/trails", index, tracks, colors, _GT_TRAILS if gt_style else _PRED_TRAILS)
+                strips, track, counts = _trail_segments(tracks)
+                self._send_lines(f"{path}/trails", index, strips, keep[track], counts,
+                                 _GT_TRAILS if gt_style else _PRED_TRAILS)
             if gt_style:
                 continue
             if self.show_occluded:
                 hidden = Tracks(xy=tracks.xy, visible=~tracks.visible & np.isfinite(tracks.xy).all(-1))
-                self._send_points(f"{path}/occluded", index, hidden, np.full_like(colors, 128), _OCCLUDED_POINTS)
+                self._send_points(f"{path}/occluded", index, hidden, _OCCLUDED_POINTS, {},
+                                  np.full_like(palette, 128))
             if self.error_lines and gt is not None:
                 strips, track, counts = _error_segments(tracks, named["gt"])
-                self._send_lines(f"{path}/errors", index, strips, colors[track], counts, _ERROR_LINES)
+                self._send_lines(f"{path}/errors", index, strips, keep[track], counts, _ERROR_LINES)
 
         for tracker, series in (scores or {}).items():
             for score, values in series.items():
                 self._send_scalars(f"{root}/scores/{rr.escape_entity_path_part(score)}/"
                                    f"{rr.escape_entity_path_part(tracker)}", np.asarray(values, np.float64))
-        self._videos.append((video, root, list(predictions), bool(scores)))
+        self._videos.append(_LoggedVideo(video, root, list(named), bool(scores)))
         self._fps = self._fps or fps
 
-    def _send_points(self, path: str, index: list, tracks: Tracks, colors: np.ndarray, style: tuple,
-                     keypoint_ids: np.ndarray | None = None) -> None:
+    def _send_frames(self, path: str, index: list, frames: np.ndarray, fps: float) -> None:
+        """All frames in one column: JPEG images, or one encoded video and a frame reference per frame."""
+        if self.frame_format == "jpeg":
+            params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+
+            def encode(frame: np.ndarray) -> bytes:
+                return cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), params)[1].tobytes()
+
+            with ThreadPoolExecutor(os.cpu_count()) as pool:  # OpenCV releases the GIL while encoding
+                jpegs = list(pool.map(encode, frames))
+            self._rec.send_columns(path, index, rr.EncodedImage.columns(blob=jpegs, media_type=["image/jpeg"] * len(jpegs)))
+            return
+        video = rr.AssetVideo(contents=encode_mp4(frames, fps, self.frame_format), media_type="video/mp4")
+        self._rec.log(path, video, static=True)
+        self._rec.send_columns(path, index, rr.VideoFrameReference.columns_nanos(video.read_frame_timestamps_nanos()))
+
+    def _send_points(self, path: str, index: list, tracks: Tracks, style: tuple, ids: dict,
+                     palette: np.ndarray | None = None) -> None:
+        """The visible points of each frame; coloured through `ids` (per track) or `palette` (per track)."""
         positions, track, counts = _visible_points(tracks)
         radius, draw_order = style
-        static = rr.Points2D.from_fields(radii=rr.Radius.ui_points(radius), draw_order=draw_order)
-        self._rec.log(path, static, static=True)
-        fields = dict(positions=positions, colors=colors[track])
-        if keypoint_ids is not None:
-            fields.update(keypoint_ids=keypoint_ids[track], class_ids=np.zeros(len(track), np.uint16))
-        self._rec.send_columns(path, index, rr.Points2D.columns(**fields).partition(counts))
+        self._rec.log(path, rr.Points2D.from_fields(radii=rr.Radius.ui_points(radius), draw_order=draw_order),
+                      static=True)
+        fields = {key: value[track] for key, value in ids.items()}
+        if palette is not None:
+            fields["colors"] = palette[track]
+        self._rec.send_columns(path, index, rr.Points2D.columns(positions=positions, **fields).partition(counts))
 
-    def _send_trails(self, path: str, index: list, tracks: Tracks, colors: np.ndarray, style: tuple) -> None:
-        strips, track, counts = _trails(tracks, self.trail_length)
-        self._send_lines(path, index, strips, colors[track], counts, style)
-
-    def _send_lines(self, path, index, strips, colors, counts, style) -> None:
+    def _send_lines(self, path, index, strips, class_ids, counts, style) -> None:
         radius, draw_order = style
         static = rr.LineStrips2D.from_fields(radii=rr.Radius.ui_points(radius), draw_order=draw_order)
         self._rec.log(path, static, static=True)
-        self._rec.send_columns(path, index, rr.LineStrips2D.columns(strips=strips, colors=colors).partition(counts))
+        columns = rr.LineStrips2D.columns(strips=strips, class_ids=class_ids.astype(np.uint16))
+        self._rec.send_columns(path, index, columns.partition(counts))
 
     def _send_scalars(self, path: str, values: np.ndarray) -> None:
         frames = np.flatnonzero(np.isfinite(values))
         self._rec.send_columns(path, [rr.TimeColumn("frame", sequence=frames)],
                                rr.Scalars.columns(scalars=values[frames]))
 
+    def _view(self, video: _LoggedVideo, name: str, shown: list[str], **contents) -> rrb.Spatial2DView:
+        """A 2D view of a video whose trails entities show the last `trail_length` frames."""
+        trail_range = rrb.VisibleTimeRanges(timeline="frame",
+                                            start=rrb.TimeRangeBoundary.cursor_relative(seq=1 - self.trail_length),
+                                            end=rrb.TimeRangeBoundary.cursor_relative())
+        overrides = {f"{video.root}/{rr.escape_entity_path_part(s)}/trails": trail_range for s in shown}
+        return rrb.Spatial2DView(origin=video.root, name=name, overrides=overrides, **contents)
+
     def _blueprint(self) -> rrb.Blueprint:
         time_panel = rrb.TimePanel(timeline="frame", fps=self._fps)
         if self.layout == "videos":
-            views = [rrb.Spatial2DView(origin=root, name=name) for name, root, _, _ in self._videos]
+            views = [self._view(video, video.name, video.shown) for video in self._videos]
             return rrb.Blueprint(rrb.Grid(*views), time_panel)
         tabs = []
-        for name, root, trackers, has_scores in self._videos:
+        for video in self._videos:
             views = []
-            for tracker in trackers:
-                own = f"{root}/{rr.escape_entity_path_part(tracker)}"
-                views.append(rrb.Spatial2DView(origin=root, name=tracker,
-                                               contents=[f"{root}/frames", f"{root}/gt/**", f"{own}/**"]))
-            if has_scores:
-                scores = rrb.TimeSeriesView(origin=f"{root}/scores", name="per-frame scores")
-                tabs.append(rrb.Vertical(rrb.Grid(*views), scores, row_shares=[3, 1], name=name))
+            for tracker in video.trackers:
+                shown = ["gt", tracker] if video.has_gt else [tracker]
+                own = f"{video.root}/{rr.escape_entity_path_part(tracker)}"
+                views.append(self._view(video, tracker, shown,
+                                        contents=[f"{video.root}/frames", f"{video.root}/gt/**", f"{own}/**"]))
+            if video.has_scores:
+                scores = rrb.TimeSeriesView(origin=f"{video.root}/scores", name="per-frame scores")
+                tabs.append(rrb.Vertical(rrb.Grid(*views), scores, row_shares=[3, 1], name=video.name))
             else:
-                tabs.append(rrb.Grid(*views, name=name))
+                tabs.append(rrb.Grid(*views, name=video.name))
         return rrb.Blueprint(rrb.Tabs(*tabs), time_panel, collapse_panels=False)
 
     def close(self) -> None:
