@@ -305,7 +305,7 @@ class RunRecording:
         return rrb.Spatial2DView(origin=video.root, name=name, overrides=overrides, **contents)
 
     def _blueprint(self) -> rrb.Blueprint:
-        time_panel = rrb.TimePanel(timeline="frame", fps=self._fps)
+        time_panel = rrb.TimePanel(timeline="frame", fps=self._fps, state="collapsed")  # just the scrubber
         if self.layout == "videos":
             views = [self._view(video, video.name, video.shown) for video in self._videos]
             return rrb.Blueprint(rrb.Grid(*views), time_panel)
@@ -322,7 +322,9 @@ class RunRecording:
                 tabs.append(rrb.Vertical(rrb.Grid(*views), scores, row_shares=[3, 1], name=video.name))
             else:
                 tabs.append(rrb.Grid(*views, name=video.name))
-        return rrb.Blueprint(rrb.Tabs(*tabs), time_panel, collapse_panels=False)
+        # Tabs select the video: the blueprint and selection panels start collapsed to leave room.
+        return rrb.Blueprint(rrb.Tabs(*tabs), time_panel, rrb.BlueprintPanel(state="collapsed"),
+                             rrb.SelectionPanel(state="collapsed"))
 
     def close(self) -> None:
         """Send the blueprint, finish the file and move it to `path` (idempotent)."""
