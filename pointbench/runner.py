@@ -29,10 +29,13 @@ from pointbench.metrics.tables import (
     STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
 )
 from pointbench.profiling import Cost, measure
+from pointbench.registry import discover
 from pointbench.types import Annotations, Tracks
 from pointbench.viz import RunRecording
 
 log = logging.getLogger("pointbench")
+
+discover()  # installed tracker and dataset plugins become config choices before Hydra composes
 
 
 def build(node: DictConfig, kind: str):

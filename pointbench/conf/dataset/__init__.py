@@ -1,0 +1,1 @@
+"""Dataset configs (registered as plugins through pointbench's entry points)."""

@@ -1,0 +1,1 @@
+"""Tracker configs (registered as plugins through pointbench's entry points)."""
