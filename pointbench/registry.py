@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 log = logging.getLogger("pointbench")
 
 GROUPS = {"tracker": "pointbench.trackers", "dataset": "pointbench.datasets"}
+BUILT_IN = "pointbench.conf"  # the package of the primary config
 
 
 def register(kind: str, name: str, config: dict) -> None:
@@ -62,6 +63,11 @@ def discover() -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {kind: {} for kind in GROUPS}
     for kind, group in GROUPS.items():
         for entry in entry_points(group=group):
+            if entry.value == f"{BUILT_IN}.{kind}":
+                # pointbench's own configs: already on Hydra's primary search path (storing them a
+                # second time would make Hydra treat each as a schema for itself).
+                found[kind][entry.name] = entry.value
+                continue
             try:
                 register(kind, entry.name, load_config(entry.value, entry.name, entry.dist))
             except Exception as error:

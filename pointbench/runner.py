@@ -24,9 +24,10 @@ from tqdm import tqdm
 
 from pointbench.cache import PredictionCache
 from pointbench.io import safe_filename, save_predictions, write_csv
-from pointbench.metrics import tapvid_metrics
+from pointbench.geometry import lift, world_to_camera
+from pointbench.metrics import tapvid3d_metrics, tapvid_metrics
 from pointbench.metrics.tables import (
-    STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
+    METRIC_NAMES_3D_SHOWN, STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
 )
 from pointbench.profiling import Cost, measure
 from pointbench.registry import discover
@@ -77,6 +78,39 @@ def _ground_truth_arrays(video: Annotations, query_mode: str) -> dict:
     return extra
 
 
+def with_3d(video: Annotations, pred: Tracks) -> Tracks:
+    """The prediction with camera-frame `xyz`: the tracker's own, or its 2D tracks lifted with the
+    video's depth and intrinsics where it has them (points not lifted are NaN)."""
+    if pred.xyz is not None or video.depth is None or video.intrinsics is None:
+        return pred
+    xyz, _, _ = lift(pred.xy, pred.visible, video.depth, video.intrinsics)
+    return Tracks(xy=pred.xy, visible=pred.visible, confidence=pred.confidence, xyz=xyz, xyz_frame="camera")
+
+
+def score3d(video: Annotations, pred: Tracks, scaling: str = "median") -> dict:
+    """TAPVid-3D metrics where the ground truth and the prediction have 3D tracks; else nothing.
+
+    A prediction is visible in 3D where it is visible and has a position (lifting can fail).
+    """
+    gt, k = video.gt, video.intrinsics
+    if gt is None or gt.xyz is None or pred.xyz is None or k is None:
+        return {}
+
+    def in_camera(tracks: Tracks) -> np.ndarray:
+        if tracks.xyz_frame == "camera":
+            return tracks.xyz
+        if video.extrinsics is None:
+            raise ValueError(f"video '{video.name}': world-frame xyz needs extrinsics to be scored in 3D")
+        return world_to_camera(tracks.xyz, video.extrinsics)
+
+    pred_xyz = in_camera(pred)
+    pred_visible = pred.visible & np.isfinite(pred_xyz).all(axis=-1)
+    fx_fy_cx_cy = np.stack([k[:, 0, 0], k[:, 1, 1], k[:, 0, 2], k[:, 1, 2]], axis=1)
+    metrics = tapvid3d_metrics(in_camera(gt), gt.visible, pred_xyz, pred_visible, fx_fy_cx_cy,
+                               video.image_size, video.queries[:, 0], scaling)
+    return {name: metrics[name] for name in METRIC_NAMES_3D_SHOWN}
+
+
 @dataclass
 class RunResult:
     per_video: pd.DataFrame
@@ -100,6 +134,7 @@ class _Job:
     out_dir: Path
     output: DictConfig
     recording: RunRecording | None
+    scaling3d: str = "median"
 
     def predict(self, video: Annotations, frames) -> tuple[Tracks, Cost, bool]:
         """Predictions for one video, from the cache or by tracking (then cached): (tracks, cost, cached)."""
@@ -130,12 +165,15 @@ class _Job:
                 return (sample or self.dataset.load(index)).frames
 
             pred, cost, cached = self.predict(video, frames)
+            pred = with_3d(video, pred)
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
             if self.output.save_predictions:
                 save_predictions(self.out_dir / "predictions" / f"{safe_filename(name)}.npz", pred, video.queries,
                                  **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
+            if row["status"] == STATUS_OK:
+                row.update(score3d(video, pred, self.scaling3d))
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton)
@@ -165,7 +203,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                               trail_length=output.trail_length, frame_format=output.frame_format)
                  if output.rerun else contextlib.nullcontext())
     with recording as rec:
-        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec)
+        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec,
+                   cfg.scaling3d)
         names = dataset.names
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]

@@ -176,6 +176,9 @@ class Annotations:
     n_frames: int
     image_size: tuple[int, int]  # (height, width)
     fps: float = 30.0
+    depth: np.ndarray | None = None  # for lifting 2D predictions to 3D
+    intrinsics: np.ndarray | None = None
+    extrinsics: np.ndarray | None = None
 
 
 @dataclass(eq=False)
@@ -225,4 +228,5 @@ class Sample:
         return self.frames.shape[1], self.frames.shape[2]
 
     def annotations(self) -> Annotations:
-        return Annotations(self.name, self.queries, self.gt, self.n_frames, self.image_size, self.fps)
+        return Annotations(self.name, self.queries, self.gt, self.n_frames, self.image_size, self.fps,
+                           self.depth, self.intrinsics, self.extrinsics)

@@ -11,12 +11,16 @@ import pandas as pd
 
 from pointbench.metrics.tapvid import METRIC_NAMES
 
+#: TAPVid-3D columns, filled where the ground truth and the prediction have 3D tracks.
+METRIC_NAMES_3D_SHOWN = ("AJ3D", "APD3D", "OA3D")
+ALL_METRICS = METRIC_NAMES + METRIC_NAMES_3D_SHOWN
+
 VIDEO_COLUMNS = (
     ("tracker", "dataset", "video", "n_frames", "n_queries")
-    + METRIC_NAMES
+    + ALL_METRICS
     + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error")
 )
-SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + METRIC_NAMES
+SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
                    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb"))
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
@@ -36,7 +40,7 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         ran = group[group["status"] != STATUS_ERROR]
         seconds = ran["seconds"].sum()
         row = {"tracker": tracker, "dataset": dataset, "videos": len(group), "videos_scored": len(scored)}
-        row.update({m: scored[m].mean() if len(scored) else np.nan for m in METRIC_NAMES})
+        row.update({m: scored[m].mean() if len(scored) else np.nan for m in ALL_METRICS})  # 3D: where scored
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
         for column in ("peak_mem_mb", "peak_gpu_mem_mb"):
@@ -46,10 +50,11 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """The summary as printed: metrics ×100 with one decimal, like papers."""
-    shown = summary[["tracker", "dataset", "videos_scored", "AJ", "delta_avg", "OA",
-                     "pts_within_1", "pts_within_4", "pts_within_16", "fps"]].copy()
-    for column in ("AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"):
+    """The summary as printed: metrics ×100 with one decimal, like papers (3D columns where scored)."""
+    metrics = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"]
+    metrics += [m for m in METRIC_NAMES_3D_SHOWN if summary[m].notna().any()]
+    shown = summary[["tracker", "dataset", "videos_scored", *metrics, "fps"]].copy()
+    for column in metrics:
         shown[column] = (100 * shown[column]).round(1)
     shown["fps"] = shown["fps"].round(1)
     return shown.rename(columns={"videos_scored": "videos", "delta_avg": "δ_avg"}).to_string(index=False)

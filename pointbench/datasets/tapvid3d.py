@@ -1,0 +1,173 @@
+"""TAPVid-3D videos: one `.npz` per video, in the format of the TAPVid-3D release.
+
+Keys read (shapes as stored): `images_jpeg_bytes` (T,) JPEG-encoded frames; `tracks_XYZ`
+(T, N, 3) metres in the camera frame; `visibility` (T, N); `queries_xyt` (N, 3) rows
+(x, y, t); `fx_fy_cx_cy` (4,); optional `extrinsics_w2c` (T, 4, 4).
+
+Pixel convention: `fx_fy_cx_cy` are taken as OpenCV pixel-centre intrinsics (the ADT videos are
+rendered with projectaria_tools, whose pixel centres are integers), and `queries_xyt` (x, y) as
+positions in those same coordinates (`fx·X/Z + cx`), so both become pointbench raster
+coordinates by adding 0.5 — the gt `xy` is `pointbench.geometry.project(tracks_XYZ)`, so query
+and gt agree at the query frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pointbench.datasets.base import Dataset
+from pointbench.geometry import RASTER_OFFSET, project
+from pointbench.types import Annotations, Sample, Tracks, validate_queries
+
+__all__ = ["TapVid3DDataset", "intrinsics_matrix", "decode_jpeg"]
+
+REQUIRED_KEYS = ("images_jpeg_bytes", "tracks_XYZ", "visibility", "queries_xyt", "fx_fy_cx_cy")
+
+
+def intrinsics_matrix(fx_fy_cx_cy) -> np.ndarray:
+    """The 3×3 float64 matrix `[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`."""
+    fx, fy, cx, cy = np.asarray(fx_fy_cx_cy, np.float64)
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def decode_jpeg(data, owner: str = "image") -> np.ndarray:
+    """Decode JPEG bytes to a uint8 `(H, W, 3)` RGB image."""
+    if not isinstance(data, (bytes, np.bytes_)):
+        raise ValueError(f"{owner}: expected JPEG bytes; got {type(data).__name__}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{owner}: not a decodable image ({len(data)} bytes)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _fail(path: Path, key: str, expected: str, found: str) -> ValueError:
+    return ValueError(f"{path}: '{key}' must be {expected}; got {found}")
+
+
+def _float_array(data, path: Path, key: str, shape: tuple) -> np.ndarray:
+    """A real-valued array of `shape` (None: any size)."""
+    value = data[key]
+    text = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+    if value.dtype.kind not in "fiu":
+        raise _fail(path, key, f"a numeric array of shape {text}", f"dtype {value.dtype}")
+    if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
+        raise _fail(path, key, f"an array of shape {text}", f"shape {value.shape}")
+    return value
+
+
+class TapVid3DDataset(Dataset):
+    """The TAPVid-3D `.npz` files in `path` (a folder, not searched recursively, or one file).
+
+    Names are file stems, sorted. `limit` keeps the first videos only. `fps` is not stored in
+    the files (ADT and Panoptic Studio are 30 fps, DriveTrack 10). Some releases store the JPEG
+    frames as a pickled object array: loading those needs `allow_pickle=True` (pickles can run
+    code: only for files you trust).
+
+    2D scoring uses `query_mode = "strided"` (every frame but the query frame): TAPVid-3D's
+    queries are not necessarily at a track's first visible frame and its protocol scores every
+    frame, before the query too. The 3D metrics (`pointbench.metrics.tapvid3d`) score every frame.
+    """
+
+    query_mode = "strided"
+
+    def __init__(self, path: str, limit: int | None = None, fps: float = 30.0, allow_pickle: bool = False):
+        root = Path(path).expanduser()
+        if root.is_dir():
+            files = sorted(root.glob("*.npz"))
+        elif root.is_file() and root.suffix == ".npz":
+            files = [root]
+        else:
+            raise FileNotFoundError(f"tapvid3d dataset: path {str(root)!r} is neither a folder nor an .npz file")
+        if not files:
+            raise FileNotFoundError(f"tapvid3d dataset: no .npz files in {str(root)!r}")
+        if limit is not None:
+            files = files[: max(int(limit), 0)]
+        self.files, self.fps, self.allow_pickle = files, float(fps), allow_pickle
+
+    @property
+    def names(self) -> list[str]:
+        return [f.stem for f in self.files]
+
+    def _read(self, index: int, decode: str) -> dict:
+        """Check the file and read it; `decode` is "all" or "first" (the frames to decode)."""
+        if not 0 <= index < len(self.files):
+            raise IndexError(f"tapvid3d dataset has {len(self.files)} videos; got index {index}")
+        path = self.files[index]
+        with np.load(path, allow_pickle=self.allow_pickle) as data:
+            missing = [k for k in REQUIRED_KEYS if k not in data.files]
+            if missing:
+                raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.files)}")
+            try:
+                jpegs = data["images_jpeg_bytes"]
+            except ValueError as error:  # object arrays need pickle
+                raise ValueError(f"{path}: 'images_jpeg_bytes' is a pickled object array; load it with "
+                                 f"dataset.allow_pickle=true if you trust the file ({error})") from None
+            tracks = _float_array(data, path, "tracks_XYZ", (None, None, 3))
+            n_frames, n_tracks = tracks.shape[:2]
+            if n_frames == 0:
+                raise _fail(path, "tracks_XYZ", "at least one frame, shape (T >= 1, N, 3)", f"shape {tracks.shape}")
+            visibility = data["visibility"]
+            if visibility.shape != (n_frames, n_tracks):
+                raise _fail(path, "visibility", f"shape (T, N) = {(n_frames, n_tracks)} like tracks_XYZ",
+                            f"shape {visibility.shape}")
+            if visibility.dtype != np.bool_ and not (visibility.dtype.kind in "iuf" and np.isin(visibility, (0, 1)).all()):
+                raise _fail(path, "visibility", "bool (or 0/1)", f"dtype {visibility.dtype} with other values")
+            queries_xyt = _float_array(data, path, "queries_xyt", (n_tracks, 3))
+            fx_fy_cx_cy = _float_array(data, path, "fx_fy_cx_cy", (4,))
+            extrinsics = None
+            if "extrinsics_w2c" in data.files:
+                extrinsics = _float_array(data, path, "extrinsics_w2c", (n_frames, 4, 4))
+            if jpegs.ndim != 1 or len(jpegs) != n_frames:
+                raise _fail(path, "images_jpeg_bytes", f"one JPEG per frame, shape ({n_frames},)",
+                            f"shape {jpegs.shape}")
+            count = n_frames if decode == "all" else 1
+            frames = [decode_jpeg(jpegs[t], f"{path}: 'images_jpeg_bytes'[{t}]") for t in range(count)]
+        if not np.isfinite(fx_fy_cx_cy).all() or (fx_fy_cx_cy[:2] <= 0).any():
+            raise _fail(path, "fx_fy_cx_cy", "finite with fx, fy > 0", f"{fx_fy_cx_cy.tolist()}")
+        if extrinsics is not None and not np.allclose(extrinsics[:, 3], [0, 0, 0, 1]):
+            raise _fail(path, "extrinsics_w2c", "4×4 rigid transforms with last row (0, 0, 0, 1)",
+                        f"last rows like {extrinsics[0, 3].tolist()}")
+        sizes = {f.shape[:2] for f in frames}
+        if len(sizes) > 1:
+            raise _fail(path, "images_jpeg_bytes", "frames of one size", f"sizes {sorted(sizes)}")
+        return dict(path=path, tracks=tracks, visibility=visibility.astype(bool), queries_xyt=queries_xyt,
+                    fx_fy_cx_cy=fx_fy_cx_cy, extrinsics=extrinsics, frames=frames, n_frames=n_frames)
+
+    def _geometry(self, raw: dict) -> tuple[np.ndarray, Tracks, np.ndarray, np.ndarray | None]:
+        """Queries (t, x, y) raster, gt tracks, intrinsics (T, 3, 3), extrinsics (T, 3, 4) or None."""
+        path, n_frames = raw["path"], raw["n_frames"]
+        xyz = np.ascontiguousarray(raw["tracks"].transpose(1, 0, 2)).astype(np.float32)
+        visible = np.ascontiguousarray(raw["visibility"].T)
+        if not np.isfinite(xyz[visible]).all() or not (xyz[visible][:, 2] > 0).all():
+            raise _fail(path, "tracks_XYZ", "finite and in front of the camera (z > 0) wherever visible",
+                        "NaN, inf or z <= 0 at visible points")
+        k = intrinsics_matrix(raw["fx_fy_cx_cy"])
+        xy, _ = project(xyz.astype(np.float64), k)
+        gt = Tracks(xy=xy.astype(np.float32), visible=visible, xyz=xyz, xyz_frame="camera", owner=str(path))
+        q = raw["queries_xyt"].astype(np.float64)
+        queries = np.stack([q[:, 2], q[:, 0] + RASTER_OFFSET, q[:, 1] + RASTER_OFFSET], axis=1).astype(np.float32)
+        validate_queries(queries, n_frames, owner=f"{path}: queries_xyt (x, y, t) as (t, x, y)")
+        intrinsics = np.broadcast_to(k.astype(np.float32), (n_frames, 3, 3)).copy()
+        extrinsics = None if raw["extrinsics"] is None else raw["extrinsics"][:, :3, :4].astype(np.float32)
+        return queries, gt, intrinsics, extrinsics
+
+    def load_annotations(self, index: int) -> Annotations:
+        """Queries, ground truth and geometry; decodes only the first frame (for the image size)."""
+        raw = self._read(index, decode="first")
+        queries, gt, intrinsics, extrinsics = self._geometry(raw)
+        size = raw["frames"][0].shape[:2]
+        # Camera geometry travels with the annotations where `Annotations` has fields for it.
+        extra = {k: v for k, v in (("intrinsics", intrinsics), ("extrinsics", extrinsics))
+                 if k in {f.name for f in fields(Annotations)}}
+        return Annotations(self.names[index], queries, gt, raw["n_frames"], size, self.fps, **extra)
+
+    def load(self, index: int) -> Sample:
+        raw = self._read(index, decode="all")
+        queries, gt, intrinsics, extrinsics = self._geometry(raw)
+        frames = np.stack(raw["frames"])
+        return Sample(name=self.names[index], frames=frames, queries=queries, gt=gt, fps=self.fps,
+                      intrinsics=intrinsics, extrinsics=extrinsics)
