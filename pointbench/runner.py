@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
@@ -135,6 +135,8 @@ class _Job:
     output: DictConfig
     recording: RunRecording | None
     scaling3d: str = "median"
+    #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
+    predictions: dict = field(default_factory=dict)
 
     def predict(self, video: Annotations, frames) -> tuple[Tracks, Cost, bool]:
         """Predictions for one video, from the cache or by tracking (then cached): (tracks, cost, cached)."""
@@ -166,6 +168,7 @@ class _Job:
 
             pred, cost, cached = self.predict(video, frames)
             pred = with_3d(video, pred)
+            self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
             if self.output.save_predictions:
@@ -208,6 +211,10 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
         names = dataset.names
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
+    # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the
+    # predictions into outputs of its own, after every video has run.
+    if (combine := getattr(dataset, "combine_predictions", None)) is not None:
+        combine(job.predictions, out_dir)
 
     per_video = video_table(rows)
     summary = summarize(per_video)

@@ -31,6 +31,10 @@ class Dataset(abc.ABC):
         """Queries and ground truth of video `index`; formats that can skip decoding frames override this."""
         return self.load(index).annotations()
 
+    # Optional: `combine_predictions(predictions: dict[str, Tracks], out_dir: Path) -> None`, called
+    # by the runner after every video ran, with the predictions by video name (2D, and 3D where
+    # the video has depth), for datasets whose videos belong together (the cameras of a recording).
+
     def __len__(self) -> int:
         return len(self.names)
 
