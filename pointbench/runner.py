@@ -26,6 +26,7 @@ from pointbench.cache import PredictionCache
 from pointbench.io import safe_filename, save_predictions, write_csv
 from pointbench.geometry import lift, world_to_camera
 from pointbench.metrics import tapvid3d_metrics, tapvid_metrics
+from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
 from pointbench.metrics.tables import (
     METRIC_NAMES_3D_SHOWN, STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
 )
@@ -48,14 +49,13 @@ def build(node: DictConfig, kind: str):
     return name, instantiate(params, _convert_="all")
 
 
-def check_prediction(pred, video: Annotations, tracker: str) -> Tracks:
-    """Raise unless `pred` holds a position and visibility for every query of `video` at every frame."""
-    n, t = len(video.queries), video.n_frames
+def check_prediction(pred, n_queries: int, n_frames: int, video: str, tracker: str) -> Tracks:
+    """Raise unless `pred` holds a position and visibility for every query at every frame."""
     if not isinstance(pred, Tracks):
         raise TypeError(f"tracker '{tracker}' returned {type(pred).__name__}; expected pointbench.Tracks")
-    if pred.xy.shape != (n, t, 2):
-        raise ValueError(f"tracker '{tracker}' returned xy of shape {pred.xy.shape} for video '{video.name}'; "
-                         f"expected (N={n} queries, T={t} frames, 2)")
+    if pred.xy.shape != (n_queries, n_frames, 2):
+        raise ValueError(f"tracker '{tracker}' returned xy of shape {pred.xy.shape} for video '{video}'; "
+                         f"expected (N={n_queries} queries, T={n_frames} frames, 2)")
     return pred
 
 
@@ -135,24 +135,38 @@ class _Job:
     output: DictConfig
     recording: RunRecording | None
     scaling3d: str = "median"
+    cycle_metrics: bool | str = "auto"
     #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
     predictions: dict = field(default_factory=dict)
 
-    def predict(self, video: Annotations, frames) -> tuple[Tracks, Cost, bool]:
-        """Predictions for one video, from the cache or by tracking (then cached): (tracks, cost, cached)."""
-        cached = None if self.cache is None or self.force else self.cache.load(video.name, video.queries)
+    def predict(self, key: str, queries: np.ndarray, n_frames: int, frames) -> tuple[Tracks, Cost, bool]:
+        """Tracks of `queries` on video `key` (its cache entry), from the cache or by tracking (then
+        cached): (tracks, cost, cached). `frames()` gives the video's frames when tracking needs them."""
+        cached = None if self.cache is None or self.force else self.cache.load(key, queries)
         if cached is not None:
-            return check_prediction(cached[0], video, self.tracker_name), cached[1], True
+            return check_prediction(cached[0], len(queries), n_frames, key, self.tracker_name), cached[1], True
         pixels = frames()  # loaded before the clock starts: `seconds` is tracking time only
         try:
             with measure() as cost:
-                pred = self.tracker.track(pixels, video.queries)
+                pred = self.tracker.track(pixels, queries)
         except Exception as error:
-            raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{video.name}': {error}") from error
-        check_prediction(pred, video, self.tracker_name)
+            raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{key}': {error}") from error
+        check_prediction(pred, len(queries), n_frames, key, self.tracker_name)
         if self.cache is not None:
-            self.cache.store(video.name, pred, video.queries, cost)
+            self.cache.store(key, pred, queries, cost)
         return pred, cost, False
+
+    def cycle(self, video: Annotations, pred: Tracks, frames) -> dict:
+        """Ground-truth-free scores: track back from the last frame (a second run) and survival."""
+        back_queries, index = cycle_queries(pred.xy, pred.visible, video.queries, image_size=video.image_size)
+        row = {"survival": track_survival(pred.visible, video.queries), "tracker_runs": 2}
+        if len(back_queries):
+            back, cost, _ = self.predict(f"{video.name}.cycle", back_queries, video.n_frames, frames)
+            row["cycle_seconds"] = cost.seconds
+        else:
+            back = Tracks.empty(video.n_frames)
+        row.update(cycle_consistency(video.queries, back.xy, back.visible, index, video.image_size))
+        return row
 
     def process(self, index: int, name: str) -> dict:
         """The table row of video `index`: load, predict, save, score and record it."""
@@ -163,10 +177,14 @@ class _Job:
             video = sample.annotations() if sample is not None else self.dataset.load_annotations(index)
             row.update(n_frames=video.n_frames, n_queries=len(video.queries))
 
-            def frames():
-                return (sample or self.dataset.load(index)).frames
+            loaded = [sample]
 
-            pred, cost, cached = self.predict(video, frames)
+            def frames():  # decoded at most once per video
+                if loaded[0] is None:
+                    loaded[0] = self.dataset.load(index)
+                return loaded[0].frames
+
+            pred, cost, cached = self.predict(name, video.queries, video.n_frames, frames)
             pred = with_3d(video, pred)
             self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
@@ -177,6 +195,9 @@ class _Job:
             row.update(score(video, pred, self.dataset.query_mode))
             if row["status"] == STATUS_OK:
                 row.update(score3d(video, pred, self.scaling3d))
+            row["tracker_runs"] = 1
+            if self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None):
+                row.update(self.cycle(video, pred, frames))
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton)
@@ -207,7 +228,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                  if output.rerun else contextlib.nullcontext())
     with recording as rec:
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec,
-                   cfg.scaling3d)
+                   cfg.scaling3d, cfg.cycle_metrics)
         names = dataset.names
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]

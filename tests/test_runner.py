@@ -149,3 +149,34 @@ def test_command_line_exits_nonzero_and_names_failed_videos(tmp_path):
     assert proc.returncode == 1
     assert "1 video(s) failed: synthetic_001" in proc.stderr + proc.stdout
     assert len(pd.read_csv(tmp_path / "run" / "metrics_per_video.csv")) == 3
+
+
+class DriftAwayTracker(Tracker):
+    """Every point drifts 0.1 px to the right per frame away from its query frame, in both directions."""
+
+    def track(self, frames, queries):
+        t = np.arange(len(frames))[None, :]
+        xy = np.repeat(queries[:, None, 1:3], len(frames), axis=1).astype(np.float32)
+        xy[..., 0] += 0.1 * np.abs(t - queries[:, :1])
+        return Tracks(xy=xy, visible=np.ones(xy.shape[:2], bool))
+
+
+def test_cycle_metrics_come_from_a_second_run_back_from_the_last_frame(tmp_path):
+    cfg = make_cfg(*SMALL, "cycle_metrics=true", "output.rerun=false", "dataset.width=64", "tracker=static",
+                   f"tracker._target_={__name__}.DriftAwayTracker")
+    row = run(cfg, tmp_path).per_video.iloc[0]
+    assert row["tracker_runs"] == 2 and row["cycle_n"] > 0
+    # Queries at frame t0 go forward to frame 7 (+0.1 (7 - t0) px), come back to t0 (+0.1 (7 - t0) px more):
+    # 0.2 (7 - t0) px at width 64, i.e. 0.8 (7 - t0) px at 256.
+    queries = SyntheticDataset(num_videos=2, num_frames=8, height=64, width=64, num_tracks=20).load(0).queries
+    sent = queries[queries[:, 0] < 7]
+    errors = 0.8 * (7 - sent[:, 0])
+    assert row["cycle_median_px"] == pytest.approx(np.median(errors), abs=1e-4)
+    assert row["cycle_within_8"] == pytest.approx(np.mean(errors < 8))
+    assert row["survival"] == 1.0
+    assert row["AJ"] >= 0  # ground truth is still scored
+
+
+def test_cycle_metrics_are_off_where_there_is_ground_truth_by_default(tmp_path):
+    row = run(make_cfg(*SMALL, "tracker=static", "output.rerun=false"), tmp_path).per_video.iloc[0]
+    assert row["tracker_runs"] == 1 and np.isnan(row["cycle_median_px"])

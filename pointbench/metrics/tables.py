@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pointbench.metrics.cycle import CYCLE_COLUMNS
 from pointbench.metrics.tapvid import METRIC_NAMES
 
 #: TAPVid-3D columns, filled where the ground truth and the prediction have 3D tracks.
@@ -19,9 +20,11 @@ VIDEO_COLUMNS = (
     ("tracker", "dataset", "video", "n_frames", "n_queries")
     + ALL_METRICS
     + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error")
+    # Ground-truth-free scores: the tracker ran a second time (`tracker_runs` = 2) for the cycle.
+    + CYCLE_COLUMNS + ("cycle_seconds", "tracker_runs")
 )
 SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
-                   + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb"))
+                   + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS)
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
 STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
@@ -45,6 +48,10 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
         for column in ("peak_mem_mb", "peak_gpu_mem_mb"):
             row[column] = ran[column].max() if len(ran) else np.nan
+        cycled = ran[ran["cycle_n"] > 0]
+        row.update({c: cycled[c].mean() if len(cycled) else np.nan for c in CYCLE_COLUMNS if c != "survival"})
+        row["cycle_n"] = cycled["cycle_n"].sum() if len(cycled) else np.nan
+        row["survival"] = ran["survival"].mean() if ran["survival"].notna().any() else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
@@ -52,9 +59,10 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
 def format_summary(summary: pd.DataFrame) -> str:
     """The summary as printed: metrics ×100 with one decimal, like papers (3D columns where scored)."""
     metrics = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"]
-    metrics += [m for m in METRIC_NAMES_3D_SHOWN if summary[m].notna().any()]
+    metrics += [m for m in METRIC_NAMES_3D_SHOWN + ("cycle_median_px", "cycle_within_4", "survival")
+                if summary[m].notna().any()]
     shown = summary[["tracker", "dataset", "videos_scored", *metrics, "fps"]].copy()
     for column in metrics:
-        shown[column] = (100 * shown[column]).round(1)
+        shown[column] = (shown[column] * (1 if column == "cycle_median_px" else 100)).round(1)
     shown["fps"] = shown["fps"].round(1)
     return shown.rename(columns={"videos_scored": "videos", "delta_avg": "δ_avg"}).to_string(index=False)
