@@ -34,6 +34,7 @@ from pointbench.profiling import Cost, measure
 from pointbench.registry import discover
 from pointbench.types import Annotations, Tracks
 from pointbench.viz import RunRecording
+from pointbench.viz.rerun_3d import Recording3D, log_3d_video
 
 log = logging.getLogger("pointbench")
 
@@ -136,6 +137,7 @@ class _Job:
     recording: RunRecording | None
     scaling3d: str = "median"
     cycle_metrics: bool | str = "auto"
+    recording3d: Recording3D | None = None
     #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
     predictions: dict = field(default_factory=dict)
 
@@ -201,6 +203,9 @@ class _Job:
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton)
+            if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
+                scene = self.dataset.scene(index) if hasattr(self.dataset, "scene") else None
+                log_3d_video(self.recording3d, name, sample, sample.gt, {self.tracker_name: pred}, scene=scene)
             log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", name, "cached, " if cached else "",
                      row["status"], 100 * row.get("AJ", np.nan), 100 * row.get("OA", np.nan), cost.seconds)
         except Exception as error:  # one broken video never loses the results of the others
@@ -226,9 +231,12 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     recording = (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality,
                               trail_length=output.trail_length, frame_format=output.frame_format)
                  if output.rerun else contextlib.nullcontext())
-    with recording as rec:
+    recording3d = (Recording3D(out_dir / "tracks3d.rrd", jpeg_quality=output.jpeg_quality,
+                               depth_stride=output.depth_stride)
+                   if output.rerun else contextlib.nullcontext())
+    with recording as rec, recording3d as rec3d:
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec,
-                   cfg.scaling3d, cfg.cycle_metrics)
+                   cfg.scaling3d, cfg.cycle_metrics, rec3d)
         names = dataset.names
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
