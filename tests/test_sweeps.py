@@ -77,7 +77,10 @@ def test_killed_run_resumes_without_retracking(tmp_path):
 
 
 @pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-                                      ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]],
+                                      # A folder without %j: submitit's local controller opens its log
+                                      # there before the parent creates a per-job folder (a race).
+                                      ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+                                       "hydra.launcher.submitit_folder=${hydra.sweep.dir}/.submitit"]],
                          ids=["basic", "joblib", "submitit_local"])
 def test_two_tracker_sweep_writes_the_leaderboard(tmp_path, launcher):
     sweep = tmp_path / "sweep"
