@@ -121,7 +121,7 @@ def test_bad_files_are_named_with_the_key(tmp_path, synthetic, change, match):
 def test_missing_paths_and_settings():
     with pytest.raises(FileNotFoundError, match="dataset.path is not set"):
         KubricDataset(None)
-    with pytest.raises(FileNotFoundError, match="no file or folder at '/nonexistent/kubric'"):
+    with pytest.raises(FileNotFoundError, match="kubric dataset: path '/nonexistent/kubric' is neither a folder nor"):
         KubricDataset("/nonexistent/kubric")
     with pytest.raises(ValueError, match="query_mode must be one of"):
         KubricDataset("/nonexistent", query_mode="random")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from pathlib import Path
 
 from pointbench.types import Annotations, Sample
 
@@ -41,3 +42,21 @@ class Dataset(abc.ABC):
     def __iter__(self) -> Iterator[Sample]:
         for index in range(len(self)):
             yield self.load(index)
+
+
+def npz_files(path, dataset: str) -> list[Path]:
+    """The `.npz` files a dataset's `path` names: the file itself, or those in a folder (sorted).
+
+    Raises FileNotFoundError naming the dataset and the path when there is none.
+    """
+    if path is None:
+        raise FileNotFoundError(f"{dataset} dataset: dataset.path is not set (a folder of .npz files or one .npz)")
+    root = Path(path).expanduser()
+    if root.is_dir():
+        files = sorted(root.glob("*.npz"))
+        if not files:
+            raise FileNotFoundError(f"{dataset} dataset: no .npz files in {str(root)!r}")
+        return files
+    if root.is_file() and root.suffix == ".npz":
+        return [root]
+    raise FileNotFoundError(f"{dataset} dataset: path {str(root)!r} is neither a folder nor an .npz file")

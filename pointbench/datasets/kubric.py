@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pointbench.datasets.base import Dataset
+from pointbench.datasets.base import Dataset, npz_files
 from pointbench.datasets.queries import QUERY_MODES, sample_queries
 from pointbench.types import Annotations, Sample, Tracks
 
@@ -86,18 +86,7 @@ class KubricDataset(Dataset):
             raise ValueError(f"kubric dataset: query_stride must be a positive integer; got {query_stride!r}")
         if isinstance(fps, bool) or not (isinstance(fps, (int, float)) and fps > 0):
             raise ValueError(f"kubric dataset: fps must be a positive number; got {fps!r}")
-        if path is None:
-            raise FileNotFoundError("kubric dataset: dataset.path is not set (a folder of .npz files or one .npz; "
-                                    "see pointbench/datasets/kubric.py for the format and how to export it)")
-        root = Path(path).expanduser()
-        if root.is_dir():
-            files = sorted(root.glob("*.npz"))
-            if not files:
-                raise FileNotFoundError(f"kubric dataset: no .npz file in folder '{root}'")
-        elif root.is_file():
-            files = [root]
-        else:
-            raise FileNotFoundError(f"kubric dataset: no file or folder at '{root}'")
+        files = npz_files(path, "kubric")  # format and export: this module's docstring
         self.files = files if limit is None else files[: max(int(limit), 0)]
         self.query_mode, self.query_stride, self.fps = query_mode, query_stride, float(fps)
 

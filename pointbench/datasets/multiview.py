@@ -44,7 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pointbench.datasets.base import Dataset
+from pointbench.datasets.base import Dataset, npz_files
 from pointbench.datasets.safe_pickle import _RestrictedUnpickler
 from pointbench.geometry import camera_to_world, lift
 from pointbench.io import atomic_path
@@ -324,15 +324,7 @@ class MultiViewNpzDataset(Dataset):
 
     def __init__(self, path: str, mask_key: str = "sam2_masks", max_points_per_mask: int = 64,
                  mask_margin: float = 2.0, fps: float = 30.0, allow_pickle: bool = False):
-        root = Path(path).expanduser()
-        if root.is_dir():
-            files = sorted(root.glob("*.npz"))
-        elif root.is_file() and root.suffix == ".npz":
-            files = [root]
-        else:
-            raise FileNotFoundError(f"multiview_npz dataset: path {str(root)!r} is neither a folder nor an .npz file")
-        if not files:
-            raise FileNotFoundError(f"multiview_npz dataset: no .npz files in {str(root)!r}")
+        files = npz_files(path, "multiview_npz")
         if int(max_points_per_mask) < 1:
             raise ValueError(f"multiview_npz dataset: max_points_per_mask must be >= 1; got {max_points_per_mask}")
         self.mask_key, self.max_points_per_mask = mask_key, int(max_points_per_mask)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pointbench.datasets.base import Dataset
+from pointbench.datasets.base import Dataset, npz_files
 from pointbench.geometry import RASTER_OFFSET, project
 from pointbench.types import Annotations, Sample, Tracks, validate_queries
 
@@ -75,15 +75,7 @@ class TapVid3DDataset(Dataset):
     query_mode = "strided"
 
     def __init__(self, path: str, limit: int | None = None, fps: float = 30.0, allow_pickle: bool = False):
-        root = Path(path).expanduser()
-        if root.is_dir():
-            files = sorted(root.glob("*.npz"))
-        elif root.is_file() and root.suffix == ".npz":
-            files = [root]
-        else:
-            raise FileNotFoundError(f"tapvid3d dataset: path {str(root)!r} is neither a folder nor an .npz file")
-        if not files:
-            raise FileNotFoundError(f"tapvid3d dataset: no .npz files in {str(root)!r}")
+        files = npz_files(path, "tapvid3d")
         if limit is not None:
             files = files[: max(int(limit), 0)]
         self.files, self.fps, self.allow_pickle = files, float(fps), allow_pickle
