@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pointbench.cache import config_hash
 from pointbench.io import load_predictions, safe_filename
-from pointbench.leaderboard import find_run_dirs
+from pointbench.leaderboard import default_out_dir, find_run_dirs
 from pointbench.metrics import tapvid_metrics_per_frame
 from pointbench.runner import build
 from pointbench.viz import RunRecording
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pointbench-compare", description=(
         "Build a side-by-side Rerun recording (a tab per video, a view per tracker) from run dirs."))
     parser.add_argument("dirs", nargs="+", type=Path, help="run dirs or sweep dirs (searched recursively)")
-    parser.add_argument("--out", type=Path, help="output .rrd (default: comparison.rrd in the one dir given, "
-                                                  "else in the current directory)")
+    parser.add_argument("--out", type=Path, help="output .rrd (default: comparison.rrd in the one sweep dir "
+                                                  "given, else in the current directory)")
     parser.add_argument("--max-points", type=int, default=200, help="tracks drawn per video (0: all)")
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--frame-format", choices=("jpeg", "av1", "h264"), default="jpeg",
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--show-occluded", action="store_true", help="draw predicted-occluded points in grey")
     parser.add_argument("--error-lines", action="store_true", help="draw prediction-to-ground-truth segments")
     args = parser.parse_args(argv)
-    out = args.out or (args.dirs[0] if len(args.dirs) == 1 else Path.cwd()) / "comparison.rrd"
+    out = args.out or default_out_dir(args.dirs) / "comparison.rrd"
     build_comparison(find_run_dirs(args.dirs), out, jpeg_quality=args.jpeg_quality, trail_length=args.trail_length,
                      max_points=args.max_points or None, show_occluded=args.show_occluded,
                      error_lines=args.error_lines, frame_format=args.frame_format)
