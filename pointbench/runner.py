@@ -141,16 +141,20 @@ class _Job:
     #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
     predictions: dict = field(default_factory=dict)
 
-    def predict(self, key: str, queries: np.ndarray, n_frames: int, frames) -> tuple[Tracks, Cost, bool]:
+    def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample) -> tuple[Tracks, Cost, bool]:
         """Tracks of `queries` on video `key` (its cache entry), from the cache or by tracking (then
-        cached): (tracks, cost, cached). `frames()` gives the video's frames when tracking needs them."""
+        cached): (tracks, cost, cached). `load_sample()` gives the video when tracking needs it; a
+        tracker that `accepts_geometry` also gets its depth, intrinsics and extrinsics."""
         cached = None if self.cache is None or self.force else self.cache.load(key, queries)
         if cached is not None:
             return check_prediction(cached[0], len(queries), n_frames, key, self.tracker_name), cached[1], True
-        pixels = frames()  # loaded before the clock starts: `seconds` is tracking time only
+        sample = load_sample()  # loaded before the clock starts: `seconds` is tracking time only
+        geometry = {}
+        if getattr(self.tracker, "accepts_geometry", False):
+            geometry = {k: v for k in ("depth", "intrinsics", "extrinsics") if (v := getattr(sample, k)) is not None}
         try:
             with measure() as cost:
-                pred = self.tracker.track(pixels, queries)
+                pred = self.tracker.track(sample.frames, queries, **geometry)
         except Exception as error:
             raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{key}': {error}") from error
         check_prediction(pred, len(queries), n_frames, key, self.tracker_name)
@@ -158,12 +162,12 @@ class _Job:
             self.cache.store(key, pred, queries, cost)
         return pred, cost, False
 
-    def cycle(self, video: Annotations, pred: Tracks, frames) -> dict:
+    def cycle(self, video: Annotations, pred: Tracks, load_sample) -> dict:
         """Ground-truth-free scores: track back from the last frame (a second run) and survival."""
         back_queries, index = cycle_queries(pred.xy, pred.visible, video.queries, image_size=video.image_size)
         row = {"survival": track_survival(pred.visible, video.queries), "tracker_runs": 2}
         if len(back_queries):
-            back, cost, _ = self.predict(f"{video.name}.cycle", back_queries, video.n_frames, frames)
+            back, cost, _ = self.predict(f"{video.name}.cycle", back_queries, video.n_frames, load_sample)
             row["cycle_seconds"] = cost.seconds
         else:
             back = Tracks.empty(video.n_frames)
@@ -181,12 +185,12 @@ class _Job:
 
             loaded = [sample]
 
-            def frames():  # decoded at most once per video
+            def load_sample():  # decoded at most once per video
                 if loaded[0] is None:
                     loaded[0] = self.dataset.load(index)
-                return loaded[0].frames
+                return loaded[0]
 
-            pred, cost, cached = self.predict(name, video.queries, video.n_frames, frames)
+            pred, cost, cached = self.predict(name, video.queries, video.n_frames, load_sample)
             pred = with_3d(video, pred)
             self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
@@ -199,7 +203,7 @@ class _Job:
                 row.update(score3d(video, pred, self.scaling3d))
             row["tracker_runs"] = 1
             if self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None):
-                row.update(self.cycle(video, pred, frames))
+                row.update(self.cycle(video, pred, load_sample))
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton)

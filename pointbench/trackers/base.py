@@ -16,6 +16,10 @@ class Tracker(abc.ABC):
     frames before the query's own frame (the strided protocol scores them).
     """
 
+    #: True for trackers whose `track` also takes `depth`, `intrinsics` and `extrinsics` keyword
+    #: arguments: the runner passes those of the video where the dataset has them.
+    accepts_geometry: bool = False
+
     @abc.abstractmethod
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         """Track `queries` float32 `(N, 3)` rows `(t, x, y)` through uint8 RGB `frames` `(T, H, W, 3)`."""
