@@ -178,8 +178,9 @@ class _Job:
         """The table row of video `index`: load, predict, save, score and record it."""
         row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": name}
         try:
-            # Frames are decoded only when tracking or recording needs them.
-            sample = None if self.recording is None else self.dataset.load(index)
+            # Frames are decoded only when tracking or recording needs them (and then once).
+            cached = self.cache is not None and not self.force and self.cache.path(name).exists()
+            sample = self.dataset.load(index) if self.recording is not None or not cached else None
             video = sample.annotations() if sample is not None else self.dataset.load_annotations(index)
             row.update(n_frames=video.n_frames, n_queries=len(video.queries))
 

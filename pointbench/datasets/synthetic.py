@@ -191,18 +191,28 @@ class SyntheticDataset(Dataset):
     def names(self) -> list[str]:
         return [f"synthetic_{i:03d}" for i in range(self.num_videos)]
 
-    def make_layers(self, index: int) -> list[Layer]:
-        """The layers of video `index`, back to front (deterministic in `seed` and `index`)."""
+    def make_layers(self, index: int, textures: bool = True) -> list[Layer]:
+        """The layers of video `index`, back to front (deterministic in `seed` and `index`).
+
+        Textures come from random streams of their own, so `textures=False` (blank textures of the
+        right size: all that ground truth needs) gives the same shapes and motions, fast.
+        """
         rng = np.random.default_rng([self.seed, index])
         h, w, t, strength = self.height, self.width, self.num_frames, self.motion_strength
+
+        def texture(k: int, th: int, tw: int) -> np.ndarray:
+            if not textures:
+                return np.broadcast_to(np.zeros(3, np.float32), (th, tw, 3))
+            return make_texture(np.random.default_rng([self.seed, index, 2, k]), th, tw)
+
         bh, bw = int(h * 1.5), int(w * 1.5)
-        layers = [Layer(make_texture(rng, bh, bw), _smooth_motion(
+        layers = [Layer(texture(0, bh, bw), _smooth_motion(
             rng, t, strength, 0.08 * min(h, w), 0.05, (w / 2, h / 2), bw / 2, bh / 2))]
-        for _ in range(self.num_layers):
+        for k in range(1, self.num_layers + 1):
             lh, lw = (int(rng.uniform(0.3, 0.5) * s) for s in (h, w))
             centre = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h)
             motion = _smooth_motion(rng, t, strength, 0.25 * min(h, w), 0.2, centre, lw / 2, lh / 2)
-            layers.append(Layer(make_texture(rng, lh, lw), motion, _shape_mask(rng, lh, lw)))
+            layers.append(Layer(texture(k, lh, lw), motion, _shape_mask(rng, lh, lw)))
         return layers
 
     def _place_points(self, rng, layers) -> tuple[np.ndarray, np.ndarray]:
@@ -220,10 +230,10 @@ class SyntheticDataset(Dataset):
             index.append(np.full(counts[k], k))
         return np.concatenate(index), np.concatenate(xy)
 
-    def _tracks(self, index: int) -> tuple[list[Layer], np.ndarray, Tracks]:
+    def _tracks(self, index: int, textures: bool = True) -> tuple[list[Layer], np.ndarray, Tracks]:
         if not 0 <= index < self.num_videos:
             raise IndexError(f"synthetic dataset has {self.num_videos} videos; got index {index}")
-        layers = self.make_layers(index)
+        layers = self.make_layers(index, textures)
         rng = np.random.default_rng([self.seed, index, 1])
         layer_index, xy_texture = self._place_points(rng, layers)
         gt = track_layer_points(layers, layer_index, xy_texture, self.height, self.width)
@@ -231,7 +241,7 @@ class SyntheticDataset(Dataset):
         return layers, queries, gt[track]
 
     def load_annotations(self, index: int) -> Annotations:
-        _, queries, gt = self._tracks(index)
+        _, queries, gt = self._tracks(index, textures=False)
         return Annotations(self.names[index], queries, gt, self.num_frames, (self.height, self.width), self.fps)
 
     def load(self, index: int) -> Sample:
