@@ -1,0 +1,162 @@
+"""Shared helpers of the torch-based trackers: lazy imports with install hints, device and precision,
+checkpoints (local file, official download, or random weights) and isolation of torch's global RNG.
+
+Nothing here imports torch at module level: `import pointbench` and the classic trackers never need it.
+Every function that needs torch imports it itself (`import_torch`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+TORCH_INSTALL = "pip install torch  (a CUDA or CPU build: see https://pytorch.org/get-started/locally/)"
+PRECISIONS = {"fp32": None, "fp16": "float16", "bf16": "bfloat16"}
+RANDOM = "random"
+
+
+def import_upstream(module: str, owner: str, install: str):
+    """Import `module`, or raise ImportError saying which tracker needs it and the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(f"{owner} needs the Python module '{module}', which cannot be imported ({error}). "
+                          f"Install it with:\n    {install}") from error
+
+
+def import_torch(owner: str):
+    return import_upstream("torch", owner, TORCH_INSTALL)
+
+
+@contextlib.contextmanager
+def preserved_rng(torch):
+    """Restore torch's global CPU (and CUDA) RNG state on exit: what runs inside (upstream modules that call
+    `torch.manual_seed` on import, weight initialisation, `torch.randperm`) leaves the caller's random
+    stream as it was."""
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+def resolve_device(torch, device: str, owner: str):
+    """`auto` -> CUDA when available, else CPU; otherwise any torch device string ('cpu', 'cuda', 'cuda:1')."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"{owner}: 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{owner}: 'device' is {device!r} but CUDA is not available here; use device=auto or cpu")
+    return resolved
+
+
+def check_precision(precision: str, owner: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"{owner}: 'precision' must be one of {sorted(PRECISIONS)}; got {precision!r}")
+    return precision
+
+
+def autocast(torch, device, precision: str, owner: str):
+    """The context the model runs in: plain fp32, or CUDA autocast to float16 / bfloat16."""
+    if PRECISIONS[check_precision(precision, owner)] is None:
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        raise ValueError(f"{owner}: precision={precision!r} needs a CUDA device, but the tracker runs on "
+                         f"{device}; use precision=fp32")
+    return torch.autocast(device_type="cuda", dtype=getattr(torch, PRECISIONS[precision]))
+
+
+def check_checkpoint(checkpoint, url: str | None, owner: str) -> None:
+    """Validate the `checkpoint` knob at build time: null (download `url`), 'random' or a path."""
+    if checkpoint is None and not url:
+        raise ValueError(f"{owner}: 'checkpoint' is null (download the official weights) but no 'checkpoint_url' "
+                         "is set; give a URL, a local path, or checkpoint=random")
+    if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+        raise ValueError(f"{owner}: 'checkpoint' must be null, 'random' or a file path; got {checkpoint!r}")
+
+
+def load_state_dict(torch, checkpoint, url: str | None, owner: str):
+    """The weights named by the `checkpoint` knob, or None for 'random'.
+
+    null: the official file `url`, downloaded once into torch's hub cache (`torch.hub.get_dir()/checkpoints`);
+    a path: that local file. Both are read with `weights_only=True`. A `{"model": state_dict}` wrapper (as
+    training checkpoints have) is unwrapped. Failures name the command that fixes them.
+    """
+    check_checkpoint(checkpoint, url, owner)
+    if checkpoint == RANDOM:
+        return None
+    if checkpoint is None:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+        try:
+            state = torch.hub.load_state_dict_from_url(url, map_location="cpu", weights_only=True, progress=False)
+        except Exception as error:  # no network, HTTP error, truncated or corrupt download
+            raise RuntimeError(
+                f"{owner}: could not get the official checkpoint {url} into torch's hub cache ({error}). "
+                f"Download it by hand:\n    curl -L --create-dirs -o {cached} {url}\n"
+                f"or pass a local copy with tracker.checkpoint=/path/to/{cached.name}") from error
+    else:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            fetch = f"curl -L --create-dirs -o {path} {url}" if url else "copy the checkpoint file there"
+            raise FileNotFoundError(f"{owner}: checkpoint file {path} does not exist. Get it with:\n    {fetch}\n"
+                                    "or set tracker.checkpoint=null to download the official weights")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    return state
+
+
+def build_model(torch, construct, checkpoint, url: str | None, owner: str, seed: int = 0):
+    """`construct()` the model (upstream imports belong inside it) and load the `checkpoint` knob's weights.
+
+    Everything runs under `preserved_rng`: the caller's random stream is untouched. With
+    checkpoint='random' the weights are torch's default initialisation under `torch.manual_seed(seed)`,
+    so they are the same on every build (reproducible smoke tests and cached predictions).
+    """
+    with preserved_rng(torch):
+        torch.manual_seed(seed)
+        model = construct()
+        state = load_state_dict(torch, checkpoint, url, owner)
+    if state is not None:
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            source = url if checkpoint is None else checkpoint
+            raise ValueError(f"{owner}: checkpoint {source} does not fit the model this config builds "
+                             f"(check the model settings against the checkpoint): {error}") from error
+    return model.eval()
+
+
+def query_chunks(n: int, size: int | None) -> list[slice]:
+    """Slices covering `range(n)` in runs of at most `size` (all at once when `size` is None)."""
+    step = n if size is None else size
+    return [slice(start, min(start + step, n)) for start in range(0, n, max(step, 1))]
+
+
+def check_chunk_size(size, owner: str):
+    if size is not None and (not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1):
+        raise ValueError(f"{owner}: 'max_queries_per_pass' must be a positive integer or null; got {size!r}")
+    return None if size is None else int(size)
+
+
+def check_size(value, owner: str, key: str, multiple: int, minimum: int) -> tuple[int, int]:
+    """A `(height, width)` pair of integers, each a multiple of `multiple` and at least `minimum`."""
+    try:
+        height, width = (int(v) for v in value)
+        ok = [height, width] == list(value)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or min(height, width) < minimum or height % multiple or width % multiple:
+        raise ValueError(f"{owner}: '{key}' must be [height, width], integers that are multiples of {multiple} "
+                         f"and at least {minimum}; got {value!r}")
+    return height, width
