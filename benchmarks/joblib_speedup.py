@@ -3,7 +3,7 @@
 
     python benchmarks/joblib_speedup.py [--repeats 3] [--videos 4] [--frames 48] [--opencv-threads N]
 
-Sweep: `tracker=lk dataset.seed=0,1,2,3 dataset.num_videos=4 dataset.num_frames=48
+Sweep: `tracker=lk dataset.seed=0,1,2,3 dataset.num_videos=8 dataset.num_frames=48
 output.rerun=false`, a fresh empty cache (POINTBENCH_CACHE) and sweep dir for every sweep.
 Python start-up, Hydra and the end-of-sweep leaderboard callback are included on both sides;
 the script also reports the time up to the last job's end (from the timestamped output), i.e.
@@ -28,12 +28,14 @@ JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--videos", type=int, default=8)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--opencv-threads", type=int, default=None)
     args = parser.parse_args()
     sweep = ["-m", "tracker=lk", "dataset.seed=0,1,2,3", f"dataset.num_videos={args.videos}",
-             f"dataset.num_frames={args.frames}", "output.rerun=false"]
+             f"dataset.num_frames={args.frames}", "output.rerun=false",
+             # the end-of-sweep report and comparison are the same work whatever the launcher
+             "report.enabled=false", "comparison.enabled=false"]
     header("joblib speed-up: python -m pointbench " + " ".join(sweep) + f" ; {' '.join(JOBLIB)} vs basic launcher")
     threads = {} if args.opencv_threads is None else {"OPENCV_FOR_THREADS_NUM": str(args.opencv_threads)}
     print(f"   cores: os.cpu_count() = {os.cpu_count()}; OpenCV threads per process: "

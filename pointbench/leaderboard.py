@@ -187,7 +187,8 @@ class LeaderboardCallback(Callback):
         per_video, table = write_leaderboard(run_dirs, sweep_dir)
         print(format_summary(table))
         print(f"leaderboard: {sweep_dir / 'leaderboard.csv'}")
-        _write_report(run_dirs, sweep_dir)
+        if config.get("report", {}).get("enabled", True):
+            _write_report(run_dirs, sweep_dir)
         failed = per_video[per_video["status"] == STATUS_ERROR]
         if len(failed):
             log.error("%d video(s) failed: %s", len(failed),
