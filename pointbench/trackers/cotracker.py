@@ -99,14 +99,10 @@ class CoTracker3(Tracker):
             self._grid = ts.import_upstream("cotracker.models.core.model_utils", o, COTRACKER_INSTALL).get_points_on_a_grid
         cls = models.CoTrackerThreeOnline if self.online else models.CoTrackerThreeOffline
 
-        def construct():  # as upstream's build_cotracker, plus the model resolution it leaves at 384×512
-            try:
-                return cls(stride=4, corr_radius=3, window_len=self.window_len,
-                           model_resolution=self.model_resolution, **extra)
-            except TypeError as error:
-                raise ValueError(f"{o}: 'model' has a key {cls.__name__}(...) does not take: {error}") from error
-
-        self.model = ts.build_model(torch, construct, checkpoint, checkpoint_url, o).to(self.device)
+        # as upstream's build_cotracker, plus the model resolution it leaves at 384×512
+        kwargs = dict(stride=4, corr_radius=3, window_len=self.window_len, model_resolution=self.model_resolution,
+                      **extra)
+        self.model = ts.build_model(torch, cls, kwargs, checkpoint, checkpoint_url, o).to(self.device)
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch

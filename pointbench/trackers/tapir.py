@@ -79,13 +79,8 @@ class Tapir(Tracker):
         with ts.preserved_rng(torch):
             tapir_model = ts.import_upstream("tapnet.torch.tapir_model", o, TAPNET_INSTALL)
 
-        def construct():
-            try:
-                return tapir_model.TAPIR(**model, use_casual_conv=self.online)
-            except TypeError as error:
-                raise ValueError(f"{o}: 'model' has a key TAPIR(...) does not take: {error}") from error
-
-        self.model = ts.build_model(torch, construct, checkpoint, checkpoint_url, o).to(self.device)
+        self.model = ts.build_model(torch, tapir_model.TAPIR, dict(model, use_casual_conv=self.online), checkpoint,
+                                    checkpoint_url, o).to(self.device)
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch

@@ -116,16 +116,20 @@ def load_state_dict(torch, checkpoint, url: str | None, owner: str):
     return state
 
 
-def build_model(torch, construct, checkpoint, url: str | None, owner: str, seed: int = 0):
-    """`construct()` the model (upstream imports belong inside it) and load the `checkpoint` knob's weights.
+def build_model(torch, model_class, kwargs: dict, checkpoint, url: str | None, owner: str, seed: int = 0):
+    """Build `model_class(**kwargs)` and load the `checkpoint` knob's weights.
 
+    A keyword the class does not take is reported as a config error naming the class.
     Everything runs under `preserved_rng`: the caller's random stream is untouched. With
     checkpoint='random' the weights are torch's default initialisation under `torch.manual_seed(seed)`,
     so they are the same on every build (reproducible smoke tests and cached predictions).
     """
     with preserved_rng(torch):
         torch.manual_seed(seed)
-        model = construct()
+        try:
+            model = model_class(**kwargs)
+        except TypeError as error:
+            raise ValueError(f"{owner}: 'model' has a key {model_class.__name__}(...) does not take: {error}") from error
         state = load_state_dict(torch, checkpoint, url, owner)
     if state is not None:
         try:
