@@ -12,10 +12,11 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Tracks", "Sample", "Annotations", "Skeleton", "validate_queries", "validate_frames"]
+__all__ = ["Tracks", "Sample", "Annotations", "Skeleton", "invalid", "validate_queries", "validate_frames"]
 
 
-def _fail(owner: str, key: str, expected: str, found: str) -> ValueError:
+def invalid(owner, key: str, expected: str, found: str) -> ValueError:
+    """The error for bad input: names the owner (file, video, tracker), the key, what was expected and found."""
     return ValueError(f"{owner}: '{key}' must be {expected}; got {found}")
 
 
@@ -23,11 +24,11 @@ def _check_array(value, owner: str, key: str, dtype, shape: tuple) -> np.ndarray
     """Check dtype and shape (None in `shape` matches any size) without converting."""
     expected = f"{np.dtype(dtype).name} array of shape ({', '.join('*' if s is None else str(s) for s in shape)})"
     if not isinstance(value, np.ndarray):
-        raise _fail(owner, key, expected, type(value).__name__)
+        raise invalid(owner, key, expected, type(value).__name__)
     if value.dtype != dtype:
-        raise _fail(owner, key, expected, f"dtype {value.dtype}")
+        raise invalid(owner, key, expected, f"dtype {value.dtype}")
     if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
-        raise _fail(owner, key, expected, f"shape {value.shape}")
+        raise invalid(owner, key, expected, f"shape {value.shape}")
     return value
 
 
@@ -35,12 +36,12 @@ def validate_queries(queries, n_frames: int | None = None, owner: str = "queries
     """Check a float32 `(N, 3)` array of `(t, x, y)` rows: finite, integer `t` within `[0, n_frames)`."""
     _check_array(queries, owner, "queries", np.float32, (None, 3))
     if not np.isfinite(queries).all():
-        raise _fail(owner, "queries", "finite", "NaN or inf")
+        raise invalid(owner, "queries", "finite", "NaN or inf")
     t = queries[:, 0]
     if not np.array_equal(t, np.round(t)):
-        raise _fail(owner, "queries", "integer frame indices in column 0", f"t={t[t != np.round(t)][:3]}")
+        raise invalid(owner, "queries", "integer frame indices in column 0", f"t={t[t != np.round(t)][:3]}")
     if n_frames is not None and len(t) and (t.min() < 0 or t.max() >= n_frames):
-        raise _fail(owner, "queries", f"frame indices in [0, {n_frames})", f"range [{t.min():g}, {t.max():g}]")
+        raise invalid(owner, "queries", f"frame indices in [0, {n_frames})", f"range [{t.min():g}, {t.max():g}]")
     return queries
 
 
@@ -74,15 +75,15 @@ class Tracks:
         n, t = self.xy.shape[:2]
         _check_array(self.visible, o, "visible", np.bool_, (n, t))
         if not np.isfinite(self.xy[self.visible]).all():
-            raise _fail(o, "xy", "finite wherever visible is true", "NaN or inf at visible points")
+            raise invalid(o, "xy", "finite wherever visible is true", "NaN or inf at visible points")
         if self.confidence is not None:
             _check_array(self.confidence, o, "confidence", np.float32, (n, t))
             if not ((self.confidence >= 0) & (self.confidence <= 1)).all():
-                raise _fail(o, "confidence", "in [0, 1]", "values outside (or NaN)")
+                raise invalid(o, "confidence", "in [0, 1]", "values outside (or NaN)")
         if self.xyz is not None:
             _check_array(self.xyz, o, "xyz", np.float32, (n, t, 3))
             if self.xyz_frame not in ("camera", "world"):
-                raise _fail(o, "xyz_frame", "'camera' or 'world' when xyz is given", repr(self.xyz_frame))
+                raise invalid(o, "xyz_frame", "'camera' or 'world' when xyz is given", repr(self.xyz_frame))
 
     def __len__(self) -> int:
         return self.xy.shape[0]
@@ -161,9 +162,9 @@ class Skeleton:
         k = len(self.names)
         ids = np.asarray(self.keypoint_ids)
         if ids.ndim != 1 or ids.dtype.kind not in "iu" or (len(ids) and (ids.min() < 0 or ids.max() >= k)):
-            raise _fail("skeleton", "keypoint_ids", f"1-D integers in [0, {k})", f"{ids.dtype} {ids.shape}")
+            raise invalid("skeleton", "keypoint_ids", f"1-D integers in [0, {k})", f"{ids.dtype} {ids.shape}")
         if any(not (0 <= a < k and 0 <= b < k) for a, b in self.connections):
-            raise _fail("skeleton", "connections", f"pairs of keypoint indices in [0, {k})", str(self.connections))
+            raise invalid("skeleton", "connections", f"pairs of keypoint indices in [0, {k})", str(self.connections))
 
 
 @dataclass(eq=False)
@@ -203,11 +204,11 @@ class Sample:
         n = self.queries.shape[0]
         if self.gt is not None:
             if not isinstance(self.gt, Tracks):
-                raise _fail(owner, "gt", "Tracks or None", type(self.gt).__name__)
+                raise invalid(owner, "gt", "Tracks or None", type(self.gt).__name__)
             if self.gt.xy.shape[:2] != (n, t):
-                raise _fail(owner, "gt", f"tracks of shape (N={n}, T={t})", f"{self.gt.xy.shape[:2]}")
+                raise invalid(owner, "gt", f"tracks of shape (N={n}, T={t})", f"{self.gt.xy.shape[:2]}")
         if not (np.isfinite(self.fps) and self.fps > 0):
-            raise _fail(owner, "fps", "a positive number", repr(self.fps))
+            raise invalid(owner, "fps", "a positive number", repr(self.fps))
         h, w = self.frames.shape[1:3]
         if self.depth is not None:
             _check_array(self.depth, owner, "depth", np.float32, (t, h, w))
@@ -216,7 +217,7 @@ class Sample:
         if self.extrinsics is not None:
             _check_array(self.extrinsics, owner, "extrinsics", np.float32, (t, 3, 4))
         if self.skeleton is not None and len(self.skeleton.keypoint_ids) != n:
-            raise _fail(owner, "skeleton", f"one keypoint id per query ({n})", str(len(self.skeleton.keypoint_ids)))
+            raise invalid(owner, "skeleton", f"one keypoint id per query ({n})", str(len(self.skeleton.keypoint_ids)))
 
     @property
     def n_frames(self) -> int:

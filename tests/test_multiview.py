@@ -4,7 +4,6 @@ world-frame output checked against ray-plane intersections computed independentl
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import cv2

@@ -51,7 +51,7 @@ import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
 from pointbench.datasets.queries import QUERY_MODES, sample_queries
-from pointbench.types import Annotations, Sample, Tracks
+from pointbench.types import Annotations, Sample, Tracks, invalid
 
 __all__ = ["KubricDataset", "REQUIRED_KEYS", "npz_shape"]
 
@@ -68,9 +68,6 @@ def npz_shape(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
         shape, _, dtype = read_header[version](f)
     return shape, dtype
 
-
-def _fail(path: Path, key: str, expected: str, found: str) -> ValueError:
-    return ValueError(f"{path}: '{key}' must be {expected}; got {found}")
 
 
 class KubricDataset(Dataset):
@@ -105,26 +102,26 @@ class KubricDataset(Dataset):
         if missing:
             raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.files)}")
         if len(video_shape) != 4 or video_shape[3] != 3:
-            raise _fail(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"shape {video_shape}")
+            raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"shape {video_shape}")
         t, height, width = video_shape[:3]
         points, occluded = data["target_points"], data["occluded"]
         if points.dtype.kind != "f" or points.ndim != 3 or points.shape[1:] != (t, 2):
-            raise _fail(path, "target_points", f"a float array of shape (N, T={t}, 2)",
+            raise invalid(path, "target_points", f"a float array of shape (N, T={t}, 2)",
                         f"{points.dtype} array of shape {points.shape}")
         if occluded.dtype != np.bool_ or occluded.shape != points.shape[:2]:
-            raise _fail(path, "occluded", f"a bool array of shape {points.shape[:2]}",
+            raise invalid(path, "occluded", f"a bool array of shape {points.shape[:2]}",
                         f"{occluded.dtype} array of shape {occluded.shape}")
         visible = ~occluded
         xy = points[visible]
         if not np.isfinite(xy).all():
-            raise _fail(path, "target_points", "finite wherever 'occluded' is false", "NaN or inf at visible points")
+            raise invalid(path, "target_points", "finite wherever 'occluded' is false", "NaN or inf at visible points")
         outside = (xy < -1).any(axis=1) | (xy[:, 0] > width + 1) | (xy[:, 1] > height + 1)
         if outside.any():
-            raise _fail(path, "target_points", f"pixels within the {width}x{height} frame (up to one pixel) wherever "
+            raise invalid(path, "target_points", f"pixels within the {width}x{height} frame (up to one pixel) wherever "
                         "'occluded' is false", f"{outside.sum()} visible points outside, e.g. (x, y) = "
                         f"{tuple(xy[outside][0].tolist())}")
         if len(xy) >= 10 and min(width, height) > 16 and (np.abs(xy) <= 1).all():
-            raise _fail(path, "target_points", f"pixels (x in [0, {width}], y in [0, {height}])",
+            raise invalid(path, "target_points", f"pixels (x in [0, {width}], y in [0, {height}])",
                         "every visible point within [-1, 1]: normalised coordinates? Convert them to pixels: "
                         "[0, 1] -> multiply by (W, H); [-1, 1] -> (p + 1) / 2 * (W, H)")
         xy32 = points.astype(np.float32)
@@ -137,7 +134,7 @@ class KubricDataset(Dataset):
         if "depth" in data.files:
             depth = data["depth"]
             if depth.dtype.kind != "f" or depth.shape != (t, height, width):
-                raise _fail(path, "depth", f"a float array of shape (T, H, W) = {(t, height, width)}",
+                raise invalid(path, "depth", f"a float array of shape (T, H, W) = {(t, height, width)}",
                             f"{depth.dtype} array of shape {depth.shape}")
             out["depth"] = depth.astype(np.float32)
         for key, shapes in (("intrinsics", [(3, 3)]), ("extrinsics", [(3, 4), (4, 4)])):
@@ -147,7 +144,7 @@ class KubricDataset(Dataset):
             if (m.dtype.kind not in "fiu" or m.ndim not in (2, 3) or m.shape[-2:] not in shapes
                     or (m.ndim == 3 and m.shape[0] != t) or not np.isfinite(m).all()):
                 expected = " or ".join(f"{s} / (T={t}, {s[0]}, {s[1]})" for s in shapes)
-                raise _fail(path, key, f"finite numbers of shape {expected}", f"{m.dtype} array of shape {m.shape}")
+                raise invalid(path, key, f"finite numbers of shape {expected}", f"{m.dtype} array of shape {m.shape}")
             m = m[..., :3, :]  # a 4×4 extrinsic's last row (0, 0, 0, 1) is dropped
             out[key] = np.broadcast_to(m.astype(np.float32), (t, *m.shape[-2:])).copy()
         return out
@@ -160,7 +157,7 @@ class KubricDataset(Dataset):
                 raise ValueError(f"{path}: missing key(s) ['video']; keys found: {sorted(data.files)}")
             shape, dtype = npz_shape(path, "video")
             if dtype != np.uint8:
-                raise _fail(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {dtype}")
+                raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {dtype}")
             queries, gt = self._tracks(path, data, shape)
         return Annotations(path.stem, queries, gt, shape[0], tuple(shape[1:3]), self.fps)
 
@@ -171,7 +168,7 @@ class KubricDataset(Dataset):
                 raise ValueError(f"{path}: missing key(s) ['video']; keys found: {sorted(data.files)}")
             video = data["video"]
             if video.dtype != np.uint8:
-                raise _fail(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {video.dtype}")
+                raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {video.dtype}")
             queries, gt = self._tracks(path, data, video.shape)
             extra = self._optional(path, data, *video.shape[:3])
         return Sample(name=path.stem, frames=video, queries=queries, gt=gt, fps=self.fps, **extra)

@@ -45,10 +45,10 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
-from pointbench.datasets.safe_pickle import _RestrictedUnpickler
+from pointbench.datasets.safe_pickle import RestrictedUnpickler
 from pointbench.geometry import camera_to_world, lift
 from pointbench.io import atomic_path
-from pointbench.types import Annotations, Sample, Tracks
+from pointbench.types import Annotations, Sample, Tracks, invalid
 
 __all__ = ["MultiViewNpzDataset", "sample_mask_points", "NpzArrays"]
 
@@ -57,9 +57,6 @@ log = logging.getLogger("pointbench")
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # zip local file header: signature ... name length, extra length
 
-
-def _fail(path: Path, key: str, expected: str, found: str) -> ValueError:
-    return ValueError(f"{path}: '{key}' must be {expected}; got {found}")
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ class NpzArrays:
                              "dataset.allow_pickle=true if you trust the file")
         with zipfile.ZipFile(self.path) as archive, archive.open(m.info) as f:
             f.seek(m.offset)
-            value = _RestrictedUnpickler(f, f"{self.path}: '{key}'").load()
+            value = RestrictedUnpickler(f, f"{self.path}: '{key}'").load()
         return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
@@ -213,10 +210,10 @@ def _ids(arrays: NpzArrays, key: str, count: int, what: str) -> list:
         return list(range(count))
     shape, dtype = arrays.shape(key), arrays.dtype(key)
     if shape != (count,) or dtype.kind not in "iuU":
-        raise _fail(arrays.path, key, f"int or str ids of shape ({count},), one per {what}", f"{dtype} {shape}")
+        raise invalid(arrays.path, key, f"int or str ids of shape ({count},), one per {what}", f"{dtype} {shape}")
     ids = arrays.read(key).tolist()
     if len(set(ids)) != len(ids):
-        raise _fail(arrays.path, key, "unique", str(ids))
+        raise invalid(arrays.path, key, "unique", str(ids))
     return ids
 
 
@@ -230,18 +227,18 @@ def _read_recording(path: Path, mask_key: str, allow_pickle: bool) -> _Recording
 
     shape, dtype = arrays.shape("rgbs"), arrays.dtype("rgbs")
     if dtype != np.uint8 or len(shape) != 5 or 3 not in (shape[4], shape[2]):
-        raise _fail(path, "rgbs", required["rgbs"], f"{dtype} {shape}")
+        raise invalid(path, "rgbs", required["rgbs"], f"{dtype} {shape}")
     channels_last = shape[4] == 3
     n_cameras, n_frames = shape[:2]
     height, width = shape[2:4] if channels_last else shape[3:5]
     if n_cameras == 0 or n_frames == 0:
-        raise _fail(path, "rgbs", "at least one camera and one frame", f"shape {shape}")
+        raise invalid(path, "rgbs", "at least one camera and one frame", f"shape {shape}")
     dims = f"C={n_cameras}, T={n_frames}, H={height}, W={width}"
 
     def real(key: str, shapes: list[tuple], text: str) -> tuple:
         found, kind = arrays.shape(key), arrays.dtype(key).kind
         if kind not in "fiu" or found not in shapes:
-            raise _fail(path, key, f"a real array of shape {text} ({dims} from 'rgbs')", f"{arrays.dtype(key)} {found}")
+            raise invalid(path, key, f"a real array of shape {text} ({dims} from 'rgbs')", f"{arrays.dtype(key)} {found}")
         return found
 
     real("depths", [(n_cameras, n_frames, height, width)], "[C, T, H, W]")
@@ -252,15 +249,15 @@ def _read_recording(path: Path, mask_key: str, allow_pickle: bool) -> _Recording
     extrinsics = arrays.read("extrs")
     extrinsics = extrinsics.reshape(n_cameras, -1, *extrinsics.shape[-2:])
     if extrinsics.shape[-2] == 4 and not np.allclose(extrinsics[..., 3, :], [0, 0, 0, 1]):
-        raise _fail(path, "extrs", "4×4 rigid transforms with last row (0, 0, 0, 1)",
+        raise invalid(path, "extrs", "4×4 rigid transforms with last row (0, 0, 0, 1)",
                     f"last rows like {extrinsics[..., 3, :].reshape(-1, 4)[0].tolist()}")
     extrinsics = np.broadcast_to(extrinsics[..., :3, :], (n_cameras, n_frames, 3, 4))
     bad = ~np.isfinite(intrinsics).all(axis=(-2, -1)) | ~(intrinsics[..., [0, 1], [0, 1]] > 0).all(axis=-1)
     if bad.any():
         c, t = np.argwhere(bad)[0]
-        raise _fail(path, "intrs", "finite with fx, fy > 0", f"{intrinsics[c, t].tolist()} at camera {c}, frame {t}")
+        raise invalid(path, "intrs", "finite with fx, fy > 0", f"{intrinsics[c, t].tolist()} at camera {c}, frame {t}")
     if not np.isfinite(extrinsics).all():
-        raise _fail(path, "extrs", "finite", "NaN or inf")
+        raise invalid(path, "extrs", "finite", "NaN or inf")
     camera_ids = _ids(arrays, "camera_ids", n_cameras, "camera")
 
     mask_shape = (n_cameras, n_frames, height, width)
@@ -268,7 +265,7 @@ def _read_recording(path: Path, mask_key: str, allow_pickle: bool) -> _Recording
     def check_mask(key: str, shapes: list[tuple], text: str) -> tuple:
         found, kind = arrays.shape(key), arrays.dtype(key).kind
         if kind not in "biu" or found not in shapes:
-            raise _fail(path, key, f"a bool or integer mask of shape {text} ({dims} from 'rgbs')",
+            raise invalid(path, key, f"a bool or integer mask of shape {text} ({dims} from 'rgbs')",
                         f"{arrays.dtype(key)} {found}")
         return found
 
@@ -359,12 +356,12 @@ class MultiViewNpzDataset(Dataset):
         else:
             masks = arrays.read(self.mask_key)
             if not isinstance(masks, dict):
-                raise _fail(recording.path, self.mask_key, "a pickled dict {instance: [C, T, H, W] mask}",
+                raise invalid(recording.path, self.mask_key, "a pickled dict {instance: [C, T, H, W] mask}",
                             type(masks).__name__)
             for instance, mask in masks.items():
                 mask = np.asarray(mask)
                 if mask.dtype.kind not in "biu" or mask.shape != (len(recording.camera_ids), *shape):
-                    raise _fail(recording.path, f"{self.mask_key}[{instance!r}]",
+                    raise invalid(recording.path, f"{self.mask_key}[{instance!r}]",
                                 f"a bool or integer mask of shape [C, T, H, W] = {(len(recording.camera_ids), *shape)}",
                                 f"{mask.dtype} {mask.shape}")
                 yield str(instance), mask[camera]

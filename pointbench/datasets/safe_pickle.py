@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["safe_load", "UnsafePickleError", "ALLOWED_GLOBALS"]
+__all__ = ["safe_load", "RestrictedUnpickler", "UnsafePickleError", "ALLOWED_GLOBALS"]
 
 
 def _numpy(submodule: str, name: str):
@@ -52,7 +52,7 @@ class UnsafePickleError(pickle.UnpicklingError):
     """A pickle names a global outside `ALLOWED_GLOBALS`."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, path: Path):
         super().__init__(file)
         self._path = path
@@ -78,7 +78,7 @@ def safe_load(path) -> object:
     path = Path(path)
     with open(path, "rb") as f:
         try:
-            return _RestrictedUnpickler(f, path).load()
+            return RestrictedUnpickler(f, path).load()
         except UnsafePickleError:
             raise
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:

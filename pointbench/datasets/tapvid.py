@@ -24,7 +24,7 @@ import numpy as np
 from pointbench.datasets.base import Dataset
 from pointbench.datasets.queries import QUERY_MODES, sample_queries
 from pointbench.datasets.safe_pickle import safe_load
-from pointbench.types import Annotations, Sample, Tracks
+from pointbench.types import Annotations, Sample, Tracks, invalid
 
 __all__ = ["TapVidDataset", "TapVidDavis", "TapVidRgbStacking", "RoboTap", "TapVidKinetics", "INTERPOLATIONS"]
 
@@ -34,9 +34,6 @@ INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": c
 _KEYS = ("video", "points", "occluded")
 _TAPNET = "https://github.com/google-deepmind/tapnet/tree/main/tapnet/tapvid"
 
-
-def _fail(owner: str, key: str, expected: str, found: str) -> ValueError:
-    return ValueError(f"{owner}: '{key}' must be {expected}; got {found}")
 
 
 def _describe(value) -> str:
@@ -49,7 +46,7 @@ def _decode_jpeg(data, owner: str, index: int) -> np.ndarray:
     """RGB uint8 (H, W, 3) from JPEG bytes; EXIF orientation is ignored, as a plain decoder does."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
-        raise _fail(owner, "video", "decodable JPEG frames", f"frame {index} that does not decode")
+        raise invalid(owner, "video", "decodable JPEG frames", f"frame {index} that does not decode")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -65,37 +62,37 @@ class _Example:
         video, points, occluded = (example[k] for k in _KEYS)
         if not (isinstance(points, np.ndarray) and points.dtype.kind == "f" and points.ndim == 3
                 and points.shape[2] == 2):
-            raise _fail(owner, "points", "a float array of shape (N, T, 2)", _describe(points))
+            raise invalid(owner, "points", "a float array of shape (N, T, 2)", _describe(points))
         n, t = points.shape[:2]
         if not (isinstance(occluded, np.ndarray) and occluded.dtype == np.bool_ and occluded.shape == (n, t)):
-            raise _fail(owner, "occluded", f"a bool array of shape (N={n}, T={t})", _describe(occluded))
+            raise invalid(owner, "occluded", f"a bool array of shape (N={n}, T={t})", _describe(occluded))
         self.owner, self.points, self.occluded, self.video = owner, points, occluded, video
         self.jpeg = not isinstance(video, np.ndarray) or video.dtype.kind in "SO"
         if self.jpeg:
             sequence = isinstance(video, (list, tuple)) or (isinstance(video, np.ndarray) and video.ndim == 1)
             if not (sequence and all(isinstance(frame, bytes) for frame in video)):
-                raise _fail(owner, "video", "a uint8 array (T, H, W, 3) or a sequence of JPEG-encoded frames (bytes)",
+                raise invalid(owner, "video", "a uint8 array (T, H, W, 3) or a sequence of JPEG-encoded frames (bytes)",
                             _describe(video))
             if len(video) != t:
-                raise _fail(owner, "video", f"T={t} frames, as 'points' has", f"{len(video)} JPEG frames")
+                raise invalid(owner, "video", f"T={t} frames, as 'points' has", f"{len(video)} JPEG frames")
             self.first = _decode_jpeg(video[0], owner, 0) if t else None
             self.size = self.first.shape[:2] if t else (0, 0)
         else:
             if not (video.dtype == np.uint8 and video.ndim == 4 and video.shape[3] == 3):
-                raise _fail(owner, "video", "a uint8 array (T, H, W, 3) or a sequence of JPEG-encoded frames (bytes)",
+                raise invalid(owner, "video", "a uint8 array (T, H, W, 3) or a sequence of JPEG-encoded frames (bytes)",
                             _describe(video))
             if video.shape[0] != t:
-                raise _fail(owner, "video", f"T={t} frames, as 'points' has", f"shape {video.shape}")
+                raise invalid(owner, "video", f"T={t} frames, as 'points' has", f"shape {video.shape}")
             self.size = video.shape[1:3]
         visible_xy = points[~occluded]
         if not np.isfinite(visible_xy).all():
-            raise _fail(owner, "points", "finite wherever 'occluded' is false", "NaN or inf at visible points")
+            raise invalid(owner, "points", "finite wherever 'occluded' is false", "NaN or inf at visible points")
         height, width = self.size
         slack = np.array([1 / max(width, 1), 1 / max(height, 1)])  # one pixel
         outside = (visible_xy < -slack) | (visible_xy > 1 + slack)
         if outside.any():
             bad = visible_xy[outside.any(axis=1)]
-            raise _fail(owner, "points", f"within [0, 1] (up to one pixel of a {width}x{height} frame) wherever "
+            raise invalid(owner, "points", f"within [0, 1] (up to one pixel of a {width}x{height} frame) wherever "
                         "'occluded' is false", f"{len(bad)} visible points outside, e.g. (x, y) = {tuple(bad[0].tolist())}")
 
 
@@ -222,7 +219,7 @@ class TapVidDataset(Dataset):
             if example.jpeg:
                 frame = example.first if t == 0 else _decode_jpeg(frame, example.owner, t)
                 if frame.shape[:2] != tuple(example.size):
-                    raise _fail(example.owner, "video", f"frames of one size ({example.size[0]}x{example.size[1]})",
+                    raise invalid(example.owner, "video", f"frames of one size ({example.size[0]}x{example.size[1]})",
                                 f"frame {t} of {frame.shape[0]}x{frame.shape[1]}")
             if out != tuple(example.size):
                 frame = cv2.resize(frame, (out[1], out[0]), interpolation=INTERPOLATIONS[self.interpolation])

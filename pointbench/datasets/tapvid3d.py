@@ -21,7 +21,7 @@ import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
 from pointbench.geometry import RASTER_OFFSET, project
-from pointbench.types import Annotations, Sample, Tracks, validate_queries
+from pointbench.types import Annotations, Sample, Tracks, invalid, validate_queries
 
 __all__ = ["TapVid3DDataset", "intrinsics_matrix", "decode_jpeg"]
 
@@ -44,18 +44,15 @@ def decode_jpeg(data, owner: str = "image") -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _fail(path: Path, key: str, expected: str, found: str) -> ValueError:
-    return ValueError(f"{path}: '{key}' must be {expected}; got {found}")
-
 
 def _float_array(data, path: Path, key: str, shape: tuple) -> np.ndarray:
     """A real-valued array of `shape` (None: any size)."""
     value = data[key]
     text = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
     if value.dtype.kind not in "fiu":
-        raise _fail(path, key, f"a numeric array of shape {text}", f"dtype {value.dtype}")
+        raise invalid(path, key, f"a numeric array of shape {text}", f"dtype {value.dtype}")
     if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
-        raise _fail(path, key, f"an array of shape {text}", f"shape {value.shape}")
+        raise invalid(path, key, f"an array of shape {text}", f"shape {value.shape}")
     return value
 
 
@@ -101,31 +98,31 @@ class TapVid3DDataset(Dataset):
             tracks = _float_array(data, path, "tracks_XYZ", (None, None, 3))
             n_frames, n_tracks = tracks.shape[:2]
             if n_frames == 0:
-                raise _fail(path, "tracks_XYZ", "at least one frame, shape (T >= 1, N, 3)", f"shape {tracks.shape}")
+                raise invalid(path, "tracks_XYZ", "at least one frame, shape (T >= 1, N, 3)", f"shape {tracks.shape}")
             visibility = data["visibility"]
             if visibility.shape != (n_frames, n_tracks):
-                raise _fail(path, "visibility", f"shape (T, N) = {(n_frames, n_tracks)} like tracks_XYZ",
+                raise invalid(path, "visibility", f"shape (T, N) = {(n_frames, n_tracks)} like tracks_XYZ",
                             f"shape {visibility.shape}")
             if visibility.dtype != np.bool_ and not (visibility.dtype.kind in "iuf" and np.isin(visibility, (0, 1)).all()):
-                raise _fail(path, "visibility", "bool (or 0/1)", f"dtype {visibility.dtype} with other values")
+                raise invalid(path, "visibility", "bool (or 0/1)", f"dtype {visibility.dtype} with other values")
             queries_xyt = _float_array(data, path, "queries_xyt", (n_tracks, 3))
             fx_fy_cx_cy = _float_array(data, path, "fx_fy_cx_cy", (4,))
             extrinsics = None
             if "extrinsics_w2c" in data.files:
                 extrinsics = _float_array(data, path, "extrinsics_w2c", (n_frames, 4, 4))
             if jpegs.ndim != 1 or len(jpegs) != n_frames:
-                raise _fail(path, "images_jpeg_bytes", f"one JPEG per frame, shape ({n_frames},)",
+                raise invalid(path, "images_jpeg_bytes", f"one JPEG per frame, shape ({n_frames},)",
                             f"shape {jpegs.shape}")
             count = n_frames if decode == "all" else 1
             frames = [decode_jpeg(jpegs[t], f"{path}: 'images_jpeg_bytes'[{t}]") for t in range(count)]
         if not np.isfinite(fx_fy_cx_cy).all() or (fx_fy_cx_cy[:2] <= 0).any():
-            raise _fail(path, "fx_fy_cx_cy", "finite with fx, fy > 0", f"{fx_fy_cx_cy.tolist()}")
+            raise invalid(path, "fx_fy_cx_cy", "finite with fx, fy > 0", f"{fx_fy_cx_cy.tolist()}")
         if extrinsics is not None and not np.allclose(extrinsics[:, 3], [0, 0, 0, 1]):
-            raise _fail(path, "extrinsics_w2c", "4×4 rigid transforms with last row (0, 0, 0, 1)",
+            raise invalid(path, "extrinsics_w2c", "4×4 rigid transforms with last row (0, 0, 0, 1)",
                         f"last rows like {extrinsics[0, 3].tolist()}")
         sizes = {f.shape[:2] for f in frames}
         if len(sizes) > 1:
-            raise _fail(path, "images_jpeg_bytes", "frames of one size", f"sizes {sorted(sizes)}")
+            raise invalid(path, "images_jpeg_bytes", "frames of one size", f"sizes {sorted(sizes)}")
         return dict(path=path, tracks=tracks, visibility=visibility.astype(bool), queries_xyt=queries_xyt,
                     fx_fy_cx_cy=fx_fy_cx_cy, extrinsics=extrinsics, frames=frames, n_frames=n_frames)
 
@@ -135,7 +132,7 @@ class TapVid3DDataset(Dataset):
         xyz = np.ascontiguousarray(raw["tracks"].transpose(1, 0, 2)).astype(np.float32)
         visible = np.ascontiguousarray(raw["visibility"].T)
         if not np.isfinite(xyz[visible]).all() or not (xyz[visible][:, 2] > 0).all():
-            raise _fail(path, "tracks_XYZ", "finite and in front of the camera (z > 0) wherever visible",
+            raise invalid(path, "tracks_XYZ", "finite and in front of the camera (z > 0) wherever visible",
                         "NaN, inf or z <= 0 at visible points")
         k = intrinsics_matrix(raw["fx_fy_cx_cy"])
         xy, _ = project(xyz.astype(np.float64), k)

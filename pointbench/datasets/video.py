@@ -48,14 +48,13 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset
+from pointbench.datasets.tapvid import INTERPOLATIONS
 from pointbench.types import Annotations, Sample
 
 __all__ = ["VideoDataset", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "grid_queries", "mask_queries", "read_points_file"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
-                  "lanczos": cv2.INTER_LANCZOS4}
 SOURCES = ("grid", "points", "mask")
 _QUERY_KEYS = {"source", "grid_size", "query_frame", "points_file", "mask_file", "max_points"}
 _OWNER = "video dataset"

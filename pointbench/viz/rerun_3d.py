@@ -34,7 +34,6 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import rerun as rr
@@ -43,7 +42,7 @@ import rerun.blueprint as rrb
 from pointbench.geometry import RASTER_OFFSET, camera_to_world, lift
 from pointbench.io import atomic_path
 from pointbench.types import Sample, Tracks, validate_frames
-from pointbench.viz.rerun_log import _palette_context, subsample, track_colors
+from pointbench.viz.rerun_log import jpeg_blobs, palette_context, subsample, track_colors
 
 __all__ = ["Recording3D", "log_3d_video", "depth_cloud"]
 
@@ -76,10 +75,6 @@ def _strips3d(starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * len(starts) + 1, 2, dtype=np.int32)), values,
                                     type=strip_type)
 
-
-def _jpegs(frames: np.ndarray, quality: int) -> list[bytes]:
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-    return [cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), params)[1].tobytes() for f in frames]
 
 
 @dataclass
@@ -185,7 +180,7 @@ class Recording3D:
                     static=True)
         pinhole = rr.Pinhole.columns(image_from_camera=image_from_camera,
                                      resolution=np.tile([width, height], (n_frames, 1)))
-        jpegs = _jpegs(frames, self.jpeg_quality)
+        jpegs = jpeg_blobs(frames, self.jpeg_quality)
         images = rr.EncodedImage.columns(blob=jpegs, media_type=["image/jpeg"] * n_frames)
         rec.send_columns(f"{cam_path}/image", index, [*pinhole, *images])  # one row per frame
         if depth is not None and self.depth_stride:
@@ -196,7 +191,7 @@ class Recording3D:
                              rr.Points3D.columns(positions=positions, colors=colors).partition(cloud_counts))
 
         keep = subsample(counts.pop() if counts else 0, self.max_points)
-        rec.log(cam_path, _palette_context(keep, track_colors(keep[-1] + 1 if len(keep) else 0)[keep]), static=True)
+        rec.log(cam_path, palette_context(keep, track_colors(keep[-1] + 1 if len(keep) else 0)[keep]), static=True)
         sources = []
         for name, source in tracks.items():
             source = source[keep] if len(keep) < len(source) else source
@@ -267,7 +262,7 @@ class Recording3D:
                 keep = scene.tracks[part]
                 colors = (np.broadcast_to(camera_colors[n], (len(keep), 3)) if by_camera
                           else track_colors(keep[-1] + 1 if len(keep) else 0)[keep])
-                self._rec.log(f"{scene.path}/tracks/{part}", _palette_context(keep, colors), static=True)
+                self._rec.log(f"{scene.path}/tracks/{part}", palette_context(keep, colors), static=True)
 
     def close(self) -> None:
         """Send the colours and the blueprint, finish the file and move it to `path` (idempotent).

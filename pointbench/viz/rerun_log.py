@@ -41,7 +41,7 @@ import rerun.blueprint as rrb
 from pointbench.types import Skeleton, Tracks, validate_frames
 from pointbench.viz.video import CODECS, encode_mp4
 
-__all__ = ["RunRecording", "track_colors"]
+__all__ = ["RunRecording", "track_colors", "palette_context", "jpeg_blobs", "subsample"]
 
 _GOLDEN = 0.618033988749895
 # (radius in UI points, draw order). Predictions are large discs with wide trails; ground truth
@@ -100,10 +100,21 @@ def _annotation_context(skeleton: Skeleton) -> rr.AnnotationContext:
     ))
 
 
-def _palette_context(class_ids: np.ndarray, colors: np.ndarray) -> rr.AnnotationContext:
+def palette_context(class_ids: np.ndarray, colors: np.ndarray) -> rr.AnnotationContext:
     """Class i drawn in colour `colors[i]` (RGB uint8), passed packed as 0xRRGGBBAA (fast for many classes)."""
     packed = (colors.astype(np.uint32) << np.array([24, 16, 8], np.uint32)).sum(axis=1) | 0xFF
     return rr.AnnotationContext([(int(k), None, int(c)) for k, c in zip(class_ids, packed)])
+
+
+def jpeg_blobs(frames: np.ndarray, quality: int) -> list[bytes]:
+    """RGB frames `(T, H, W, 3)` as JPEG bytes, encoded on all cores (OpenCV releases the GIL)."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+
+    def encode(frame: np.ndarray) -> bytes:
+        return cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), params)[1].tobytes()
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return list(pool.map(encode, frames))
 
 
 def subsample(n: int, max_points: int | None) -> np.ndarray:
@@ -226,7 +237,7 @@ class RunRecording:
             self._rec.log(root, _annotation_context(skeleton), static=True)
             ids = dict(keypoint_ids=np.asarray(skeleton.keypoint_ids)[keep], class_ids=np.zeros(len(keep), np.uint16))
         else:
-            self._rec.log(root, _palette_context(keep, palette), static=True)
+            self._rec.log(root, palette_context(keep, palette), static=True)
             ids = dict(class_ids=keep.astype(np.uint16))
         if len(keep) < len(next(iter(named.values()), [])):
             named = {name: tracks[keep] for name, tracks in named.items()}
@@ -259,13 +270,7 @@ class RunRecording:
     def _send_frames(self, path: str, index: list, frames: np.ndarray, fps: float) -> None:
         """All frames in one column: JPEG images, or one encoded video and a frame reference per frame."""
         if self.frame_format == "jpeg":
-            params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-
-            def encode(frame: np.ndarray) -> bytes:
-                return cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), params)[1].tobytes()
-
-            with ThreadPoolExecutor(os.cpu_count()) as pool:  # OpenCV releases the GIL while encoding
-                jpegs = list(pool.map(encode, frames))
+            jpegs = jpeg_blobs(frames, self.jpeg_quality)
             self._rec.send_columns(path, index, rr.EncodedImage.columns(blob=jpegs, media_type=["image/jpeg"] * len(jpegs)))
             return
         video = rr.AssetVideo(contents=encode_mp4(frames, fps, self.frame_format), media_type="video/mp4")
