@@ -179,8 +179,9 @@ class _Job:
         row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": name}
         try:
             # Frames are decoded only when tracking or recording needs them (and then once).
-            cached = self.cache is not None and not self.force and self.cache.path(name).exists()
-            sample = self.dataset.load(index) if self.recording is not None or not cached else None
+            recording = self.recording is not None or self.recording3d is not None
+            in_cache = self.cache is not None and not self.force and self.cache.path(name).exists()
+            sample = self.dataset.load(index) if recording or not in_cache else None
             video = sample.annotations() if sample is not None else self.dataset.load_annotations(index)
             row.update(n_frames=video.n_frames, n_queries=len(video.queries))
 
@@ -201,7 +202,10 @@ class _Job:
                                  **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
             if row["status"] == STATUS_OK:
-                row.update(score3d(video, pred, self.scaling3d))
+                try:
+                    row.update(score3d(video, pred, self.scaling3d))
+                except ValueError as error:  # the 2D score stands; the 3D columns stay empty
+                    log.warning("%s: no 3D scores: %s", name, error)
             row["tracker_runs"] = 1
             if self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None):
                 row.update(self.cycle(video, pred, load_sample))

@@ -95,6 +95,10 @@ def test_optional_geometry_is_broadcast_per_frame(tmp_path, synthetic):
     assert loaded.depth.dtype == np.float32 and loaded.depth.shape == (12, 64, 96) and (loaded.depth == 2.5).all()
     np.testing.assert_array_equal(loaded.intrinsics, np.broadcast_to(k, (12, 3, 3)))
     np.testing.assert_array_equal(loaded.extrinsics, np.broadcast_to(w2c[:3], (12, 3, 4)))
+    # Re-scoring from annotations alone gets the same geometry (to lift 2D predictions to 3D).
+    annotations = KubricDataset(str(path)).load_annotations(0)
+    for key in ("depth", "intrinsics", "extrinsics"):
+        np.testing.assert_array_equal(getattr(annotations, key), getattr(loaded, key))
 
 
 @pytest.mark.parametrize("change, match", [

@@ -46,3 +46,34 @@ def test_no_3d_without_3d_ground_truth_or_depth():
     flat = Annotations("flat", video.queries, Tracks(xy=video.gt.xy, visible=video.gt.visible), T, (H, W))
     pred = Tracks(xy=video.gt.xy, visible=video.gt.visible)
     assert with_3d(flat, pred) is pred and score3d(flat, pred) == {}
+
+
+def test_a_3d_scoring_error_leaves_the_2d_score(tmp_path):
+    """World-frame ground truth without extrinsics cannot be scored in 3D; the 2D row stays ok."""
+    from hydra import compose, initialize_config_dir
+
+    from pointbench.runner import run
+    from test_runner import CONF
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "tracker=static", "output.rerun=false", f"dataset._target_={__name__}.WorldFrameDataset",
+            "dataset.num_videos=1", "dataset.num_frames=4", "dataset.height=32", "dataset.width=32"])
+    row = run(cfg, tmp_path).per_video.iloc[0]
+    assert row["status"] == "ok" and np.isfinite(row["AJ"]) and np.isnan(row["AJ3D"])
+
+
+from pointbench.datasets.synthetic import SyntheticDataset  # noqa: E402
+
+
+class WorldFrameDataset(SyntheticDataset):
+    """Synthetic videos whose ground truth claims world-frame xyz, with intrinsics but no extrinsics."""
+
+    def load(self, index):
+        sample = super().load(index)
+        gt = sample.gt
+        xyz = np.concatenate([gt.xy, np.ones(gt.xy.shape[:2] + (1,), np.float32)], axis=-1)
+        sample.gt = Tracks(xy=gt.xy, visible=gt.visible, xyz=xyz, xyz_frame="world")
+        sample.intrinsics = np.repeat(np.eye(3, dtype=np.float32)[None], sample.n_frames, axis=0)
+        sample.depth = np.ones(sample.frames.shape[:3], np.float32)
+        return sample

@@ -159,7 +159,8 @@ class KubricDataset(Dataset):
             if dtype != np.uint8:
                 raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {dtype}")
             queries, gt = self._tracks(path, data, shape)
-        return Annotations(path.stem, queries, gt, shape[0], tuple(shape[1:3]), self.fps)
+            extra = self._optional(path, data, *shape[:3])  # depth and camera, as `load` gives them
+        return Annotations(path.stem, queries, gt, shape[0], tuple(shape[1:3]), self.fps, **extra)
 
     def load(self, index: int) -> Sample:
         path = self._file(index)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset
-from pointbench.datasets.queries import sample_queries
+from pointbench.datasets.queries import QUERY_MODES, sample_queries
 from pointbench.types import Annotations, Sample, Tracks
 
 __all__ = ["Layer", "SyntheticDataset", "make_texture", "render_frames", "track_layer_points"]
@@ -181,8 +181,10 @@ class SyntheticDataset(Dataset):
         if num_frames < 2 or height < 16 or width < 16 or num_videos < 0 or num_tracks < 1 or num_layers < 0:
             raise ValueError("synthetic dataset: need num_frames >= 2, height/width >= 16, num_tracks >= 1, "
                              f"num_videos/num_layers >= 0; got {locals()}")
-        if query_mode not in ("first", "strided"):
-            raise ValueError(f"synthetic dataset: query_mode must be 'first' or 'strided'; got {query_mode!r}")
+        if query_mode not in QUERY_MODES:
+            raise ValueError(f"synthetic dataset: query_mode must be one of {QUERY_MODES}; got {query_mode!r}")
+        if query_stride < 1:
+            raise ValueError(f"synthetic dataset: query_stride must be a positive integer; got {query_stride!r}")
         self.num_videos, self.num_frames, self.height, self.width = num_videos, num_frames, height, width
         self.num_tracks, self.num_layers, self.motion_strength = num_tracks, num_layers, motion_strength
         self.seed, self.query_mode, self.query_stride, self.fps = seed, query_mode, query_stride, fps

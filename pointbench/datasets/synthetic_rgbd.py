@@ -24,7 +24,7 @@ map world to camera (OpenCV: x right, y down, z forward).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -574,17 +574,13 @@ class SyntheticRGBDDataset(Dataset):
         return k, scene.extrinsics.astype(np.float32)
 
     def load_annotations(self, index: int) -> Annotations:
-        """Queries, ground truth and (where `Annotations` has the fields) depth and camera; no colour is rendered."""
+        """Queries, ground truth, depth and camera; no colour is rendered."""
         truth = self.ground_truth(index)
-        extra = {}
-        wanted = {f.name for f in fields(Annotations)}
-        if {"intrinsics", "extrinsics"} & wanted:
-            extra.update(zip(("intrinsics", "extrinsics"), self.camera(index)))
-        if "depth" in wanted:
-            extra["depth"] = render(self.make_scene(index, textures=False), colour=False).depth
-        extra = {k: v for k, v in extra.items() if k in wanted}
+        intrinsics, extrinsics = self.camera(index)
+        depth = render(self.make_scene(index, textures=False), colour=False).depth
         return Annotations(self.names[index], truth.queries, truth.tracks, self.num_frames,
-                           (self.height, self.width), self.fps, **extra)
+                           (self.height, self.width), self.fps, depth=depth, intrinsics=intrinsics,
+                           extrinsics=extrinsics)
 
     def load(self, index: int) -> Sample:
         truth = self.ground_truth(index)

@@ -13,7 +13,6 @@ and gt agree at the query frame.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import cv2
@@ -38,7 +37,8 @@ def decode_jpeg(data, owner: str = "image") -> np.ndarray:
     """Decode JPEG bytes to a uint8 `(H, W, 3)` RGB image."""
     if not isinstance(data, (bytes, np.bytes_)):
         raise ValueError(f"{owner}: expected JPEG bytes; got {type(data).__name__}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    # EXIF orientation ignored, as a plain decoder (and the TAP-Vid loader) does.
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ValueError(f"{owner}: not a decodable image ({len(data)} bytes)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -149,10 +149,8 @@ class TapVid3DDataset(Dataset):
         raw = self._read(index, decode="first")
         queries, gt, intrinsics, extrinsics = self._geometry(raw)
         size = raw["frames"][0].shape[:2]
-        # Camera geometry travels with the annotations where `Annotations` has fields for it.
-        extra = {k: v for k, v in (("intrinsics", intrinsics), ("extrinsics", extrinsics))
-                 if k in {f.name for f in fields(Annotations)}}
-        return Annotations(self.names[index], queries, gt, raw["n_frames"], size, self.fps, **extra)
+        return Annotations(self.names[index], queries, gt, raw["n_frames"], size, self.fps,
+                           intrinsics=intrinsics, extrinsics=extrinsics)
 
     def load(self, index: int) -> Sample:
         raw = self._read(index, decode="all")
