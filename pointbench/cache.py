@@ -1,25 +1,32 @@
-"""Prediction cache: one file per (tracker config, dataset config, video), outside the run dirs.
+"""Prediction cache: one file per (tracker, dataset, inputs, video), outside the run dirs.
 
-Keys are hashes of the resolved configs and the pointbench version, so a changed parameter or a
-new release never reuses old predictions. Files are written atomically, so a run killed at any
+An entry is valid only for the exact inputs that made it. The cache folder is keyed by the run's
+tracker and dataset identity (resolved configs, pointbench version) and by its provenance (the
+fingerprints of every file the configs name and of the tracker's and dataset's code: see
+`pointbench.provenance`); each entry also records the exact video name, its frame count and its
+queries, and is a miss unless all three match. An unreadable entry is a miss with a warning; a
+cache that cannot be written is a warning. Files are written atomically, so a run killed at any
 moment leaves only whole files, and the next run picks up where it stopped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from pointbench import __version__
-from pointbench.io import load_predictions, safe_filename, save_predictions
+from pointbench.identity import printable, stable_hash, video_key
+from pointbench.io import decode_name, encode_name, load_predictions, save_predictions
 from pointbench.profiling import Cost
 from pointbench.types import Tracks
 
+log = logging.getLogger("pointbench")
+
 _COST_KEYS = ("seconds", "peak_mem_mb", "peak_gpu_mem_mb")
+#: Kinds of entry: the predictions of the video's queries, and those of the backward (cycle) run.
+KINDS = ("tracks", "cycle")
 
 
 def default_cache_dir() -> Path:
@@ -29,31 +36,54 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pointbench"
 
 
-def config_hash(config: dict) -> str:
-    """A short, stable hash of a resolved config and the pointbench version."""
-    text = json.dumps({"config": config, "pointbench": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def cache_key(identity: dict, provenance: dict) -> str:
+    """The hash naming a cache folder: tracker and dataset identity, version and provenance (not scoring)."""
+    return stable_hash({"tracker": identity["tracker"], "dataset": identity["dataset"],
+                        "pointbench": identity["pointbench"], "provenance": provenance}, 20)
 
 
 class PredictionCache:
-    """Predictions of one tracker config on one dataset config, one `.npz` per video."""
+    """Cached predictions of one tracker on one dataset with the given inputs, one `.npz` per video."""
 
-    def __init__(self, root: Path, tracker: str, tracker_config: dict, dataset: str, dataset_config: dict):
-        self.dir = (Path(root).expanduser() / f"{safe_filename(tracker)}-{config_hash(tracker_config)}"
-                    / f"{safe_filename(dataset)}-{config_hash(dataset_config)}")
+    def __init__(self, root: Path, identity: dict, provenance: dict):
+        name = f"{video_key(identity['tracker']['name'])}-{video_key(identity['dataset']['name'])}"
+        self.dir = Path(root).expanduser() / f"{name}-{cache_key(identity, provenance)}"
 
-    def path(self, video: str) -> Path:
-        return self.dir / f"{safe_filename(video)}.npz"
+    def path(self, video: str, kind: str = "tracks") -> Path:
+        if kind not in KINDS:
+            raise ValueError(f"cache entry kind must be one of {KINDS}; got {kind!r}")
+        folder = self.dir if kind == "tracks" else self.dir / kind
+        return folder / f"{video_key(video)}.npz"
 
-    def load(self, video: str, queries: np.ndarray) -> tuple[Tracks, Cost] | None:
-        """The cached tracks and tracking cost of `video`, or None if absent or made for other queries."""
-        path = self.path(video)
+    def load(self, video: str, queries: np.ndarray, n_frames: int,
+             kind: str = "tracks") -> tuple[Tracks, Cost, Path] | None:
+        """The cached tracks, tracking cost and entry path of `video`, or None (a miss) unless the
+        entry exists, reads, and was made for this video name, frame count and these queries."""
+        path = self.path(video, kind)
         if not path.exists():
             return None
-        tracks, cached_queries, scalars = load_predictions(path)
-        if not np.array_equal(cached_queries, queries):
+        try:
+            tracks, cached_queries, extra = load_predictions(path)
+            name = decode_name(extra["video_name"]) if "video_name" in extra else None
+            frames = int(extra.get("n_frames", -1))
+        except Exception as error:  # a torn, truncated or foreign file: track again
+            log.warning("cache entry %s is unreadable (%s: %s); tracking '%s' again", path, type(error).__name__,
+                        error, printable(video))
             return None
-        return tracks, Cost(**{k: scalars.get(k, float("nan")) for k in _COST_KEYS})
+        if name != video or frames != n_frames or not np.array_equal(cached_queries, queries) \
+                or tracks.xy.shape != (len(queries), n_frames, 2):
+            log.info("cache entry %s was made for other inputs (video, frame count or queries); tracking '%s' "
+                     "again", path, printable(video))
+            return None
+        return tracks, Cost(**{k: float(extra.get(k, float("nan"))) for k in _COST_KEYS}), path
 
-    def store(self, video: str, tracks: Tracks, queries: np.ndarray, cost: Cost) -> None:
-        save_predictions(self.path(video), tracks, queries, **{k: getattr(cost, k) for k in _COST_KEYS})
+    def store(self, video: str, tracks: Tracks, queries: np.ndarray, n_frames: int, cost: Cost,
+              kind: str = "tracks") -> None:
+        """Write the entry; a cache that cannot be written costs a warning, never the video's scores."""
+        path = self.path(video, kind)
+        try:
+            save_predictions(path, tracks, queries, video_name=encode_name(video), n_frames=np.int64(n_frames),
+                             **{k: getattr(cost, k) for k in _COST_KEYS})
+        except OSError as error:
+            log.warning("could not write cache entry %s (%s: %s); the scores of '%s' stand", path,
+                        type(error).__name__, error, printable(video))

@@ -5,8 +5,10 @@ run dirs that exist:
 
     pointbench-compare multirun/2026-11-24/10-00-00 [more dirs...] [--out comparison.rrd]
 
-Frames come from each run's dataset config (`.hydra/config.yaml`), predictions from its
-`predictions/` folder; frames are logged once per video, whatever the number of trackers.
+Frames come from each run's dataset, rebuilt from its stored identity through the registered
+plugin of that name (never from a `_target_` the run dir names), predictions from its
+`predictions/` folder; frames are logged once per video, whatever the number of trackers (a view
+per tracker variant, labelled as in the leaderboard).
 """
 
 from __future__ import annotations
@@ -16,14 +18,11 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
-
-from pointbench.cache import config_hash
-from pointbench.io import load_predictions, safe_filename
-from pointbench.leaderboard import default_out_dir, find_run_dirs
+from pointbench.io import decode_name, load_predictions
+from pointbench.leaderboard import default_out_dir, finished_runs_or_exit
 from pointbench.metrics import tapvid_metrics_per_frame
-from pointbench.runner import build
+from pointbench.identity import dataset_id, printable, video_key
+from pointbench.runs import RunDirError, load_runs, rebuild_dataset, run_labels
 from pointbench.viz import RunRecording
 
 log = logging.getLogger("pointbench")
@@ -32,50 +31,76 @@ log = logging.getLogger("pointbench")
 SCORES = {"within_4px": "pts_within_4", "OA": "OA"}
 
 
-def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, Path, DictConfig]]]:
-    """Runs grouped by dataset config: {dataset label: [(tracker label, run dir, run config)]}."""
-    groups: dict[tuple, list] = defaultdict(list)
-    for run_dir in run_dirs:
-        config_file = run_dir / ".hydra" / "config.yaml"
-        if not config_file.exists():
-            raise FileNotFoundError(f"compare: {config_file} is missing: not a pointbench run dir")
-        cfg = OmegaConf.load(config_file)
-        key = (cfg.dataset.name, config_hash(OmegaConf.to_container(cfg.dataset, resolve=True)))
-        groups[key].append((cfg.tracker.name, run_dir, cfg))
-    labelled = {}
-    for (dataset, digest), runs in groups.items():
-        label = dataset if sum(k[0] == dataset for k in groups) == 1 else f"{dataset}-{digest[:6]}"
-        names = [tracker for tracker, _, _ in runs]
-        labelled[label] = [(tracker if names.count(tracker) == 1 else f"{tracker} ({run_dir.name})", run_dir, cfg)
-                           for tracker, run_dir, cfg in runs]
-    return labelled
+def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, Path, dict]]]:
+    """Runs grouped by dataset identity: {dataset label: [(tracker variant, run dir, identity)]}.
+
+    Labels are the runs' `variant` and `dataset_variant` (as in the leaderboard); runs of one
+    identity found in more than one dir (a resumed run) keep the newest dir.
+    """
+    runs = load_runs(run_dirs)
+    labels = run_labels(runs)
+    newest: dict[str, object] = {}
+    for run in sorted(runs, key=lambda r: (r.dir / "metrics_per_video.csv").stat().st_mtime_ns):
+        newest[run.run_id] = run
+    groups: dict[str, list] = defaultdict(list)
+    names: dict[str, str] = {}
+    for run in newest.values():
+        key = dataset_id(run.identity)
+        names[key] = labels[run.run_id][1]
+        groups[key].append((labels[run.run_id][0], run.dir, run.identity))
+    return {names[key]: runs for key, runs in groups.items()}
+
+
+def _predictions(run_dir: Path, video: str):
+    """The predictions file of `video` in `run_dir`, or None when absent or made for another video."""
+    path = run_dir / "predictions" / f"{video_key(video)}.npz"
+    if not path.exists():
+        return None
+    pred, queries, extra = load_predictions(path)
+    if "video_name" in extra and decode_name(extra["video_name"]) != video:
+        log.warning("compare: %s holds the predictions of another video; left out", path)
+        return None
+    return pred, queries
 
 
 def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85, trail_length: int = 8,
                      max_points: int | None = 200, show_occluded: bool = False, error_lines: bool = False,
                      frame_format: str = "jpeg") -> Path:
-    """Write the comparison recording of `run_dirs` to `out`; returns `out`."""
+    """Write the comparison recording of `run_dirs` to `out`; returns `out`.
+
+    Each dataset is rebuilt from its stored config only through its registered plugin
+    (`pointbench.runs.rebuild_dataset`); a run dir naming other code is refused (RunDirError).
+    """
     groups = _runs_by_dataset(run_dirs)
+    datasets = {label: rebuild_dataset(runs[0][2], runs[0][1]) for label, runs in groups.items()}
     with RunRecording(out, jpeg_quality=jpeg_quality, trail_length=trail_length, layout="trackers",
                       max_points=max_points, show_occluded=show_occluded, error_lines=error_lines,
                       frame_format=frame_format) as rec:
         for label, runs in groups.items():
-            _, dataset = build(runs[0][2].dataset, "dataset")
+            dataset = datasets[label]
             for index, video in enumerate(dataset.names):
-                files = {tracker: run_dir / "predictions" / f"{safe_filename(video)}.npz"
-                         for tracker, run_dir, _ in runs}
-                predictions = {tracker: load_predictions(path) for tracker, path in files.items() if path.exists()}
+                predictions = {}
+                for tracker, run_dir, _ in runs:
+                    try:
+                        found = _predictions(run_dir, video)
+                    except Exception as error:  # one unreadable file leaves out that prediction only
+                        log.warning("compare: %s predictions for '%s' left out: %s", tracker, printable(video), error)
+                        continue
+                    if found is not None:
+                        predictions[tracker] = found
                 if not predictions:
                     continue
                 try:
                     sample = dataset.load(index)
                 except Exception as error:  # a video that no longer loads is left out, not the whole file
-                    log.warning("compare: video '%s' left out: %s", video, error)
+                    log.warning("compare: video '%s' left out: %s", printable(video), error)
                     continue
                 tracks, scores = {}, {}
-                for tracker, (pred, queries, _) in predictions.items():
-                    if queries.shape != sample.queries.shape or (queries != sample.queries).any():
-                        log.warning("compare: %s predictions for '%s' answer other queries; left out", tracker, video)
+                for tracker, (pred, queries) in predictions.items():
+                    if queries.shape != sample.queries.shape or (queries != sample.queries).any() \
+                            or pred.n_frames != len(sample.frames):
+                        log.warning("compare: %s predictions for '%s' answer other queries; left out", tracker,
+                                    printable(video))
                         continue
                     tracks[tracker] = pred
                     if sample.gt is not None:
@@ -83,31 +108,12 @@ def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85,
                             sample.gt.xy, sample.gt.visible, pred.xy, pred.visible, sample.queries[:, 0],
                             dataset.query_mode, sample.image_size)
                         scores[tracker] = {name: per_frame[key] for name, key in SCORES.items()}
+                if not tracks:
+                    continue
                 name = video if len(groups) == 1 else f"{label}/{video}"
                 rec.log_video(name, sample.frames, sample.gt, tracks, fps=sample.fps, scores=scores,
                               skeleton=sample.skeleton)
     return Path(out)
-
-
-class ComparisonCallback(Callback):
-    """At the end of a multirun, write `comparison.rrd` into the sweep dir (unless `comparison.enabled=false`)."""
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        options = config.comparison
-        if not options.enabled:
-            return
-        sweep_dir = Path(config.hydra.sweep.dir)
-        run_dirs = find_run_dirs([sweep_dir])
-        if not run_dirs:
-            return
-        try:
-            out = build_comparison(run_dirs, sweep_dir / "comparison.rrd", jpeg_quality=config.output.jpeg_quality,
-                                   trail_length=config.output.trail_length, max_points=options.max_points,
-                                   show_occluded=options.show_occluded, error_lines=options.error_lines,
-                                   frame_format=config.output.frame_format)
-            print(f"comparison: {out}  (open with: rerun {out})")
-        except Exception as error:  # the leaderboard still gets written
-            log.error("comparison recording failed: %s: %s", type(error).__name__, error)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,10 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--show-occluded", action="store_true", help="draw predicted-occluded points in grey")
     parser.add_argument("--error-lines", action="store_true", help="draw prediction-to-ground-truth segments")
     args = parser.parse_args(argv)
+    run_dirs = finished_runs_or_exit(parser, args.dirs)
     out = args.out or default_out_dir(args.dirs) / "comparison.rrd"
-    build_comparison(find_run_dirs(args.dirs), out, jpeg_quality=args.jpeg_quality, trail_length=args.trail_length,
-                     max_points=args.max_points or None, show_occluded=args.show_occluded,
-                     error_lines=args.error_lines, frame_format=args.frame_format)
+    try:
+        build_comparison(run_dirs, out, jpeg_quality=args.jpeg_quality, trail_length=args.trail_length,
+                         max_points=args.max_points or None, show_occluded=args.show_occluded,
+                         error_lines=args.error_lines, frame_format=args.frame_format)
+    except RunDirError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"comparison: {out}  (open with: rerun {out})")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pointbench.identity import video_key
 from pointbench.types import Tracks
 
 
@@ -19,12 +20,42 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def temporary_prefix(path: Path) -> str:
+    """The name prefix of temporary files beside `path`: hidden, and naming the writing process."""
+    return f".{Path(path).name}.{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove temporary files in `folder` left by processes that no longer run (a killed run); returns them."""
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        match = re.fullmatch(r"\..+\.(\d+)-[^.]*\.tmp", tmp.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it to `path`, on error remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
     try:
@@ -36,13 +67,25 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` as UTF-8 CSV, atomically; text that is not valid Unicode (lone surrogates in a
+    video name) is written as backslash escapes (the `video_key` column keeps the exact identity)."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False, encoding="utf-8", errors="backslashreplace")
 
 
 def safe_filename(name: str) -> str:
-    """A file name for a video name: path separators and odd characters become '_'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "_"
+    """The file name stem of video `name`: injective and bounded (see `pointbench.identity.video_key`)."""
+    return video_key(name)
+
+
+def encode_name(name: str) -> np.ndarray:
+    """A video name as a uint8 array (UTF-8, lone surrogates kept), for .npz files."""
+    return np.frombuffer(str(name).encode("utf-8", "surrogatepass"), np.uint8)
+
+
+def decode_name(array) -> str:
+    """The inverse of `encode_name`."""
+    return np.asarray(array, np.uint8).tobytes().decode("utf-8", "surrogatepass")
 
 
 def save_predictions(path: Path, tracks: Tracks, queries: np.ndarray, **extra) -> None:

@@ -75,3 +75,20 @@ def discover() -> dict[str, dict[str, str]]:
                 continue
             found[kind][entry.name] = entry.value
     return found
+
+
+def registered_config(kind: str, name: str) -> dict:
+    """The config of the installed `kind` plugin `name` (pointbench's own or a package's), as plain data.
+
+    Raises KeyError when no installed plugin has that name. This is what decides which code a
+    stored run config may rebuild: never the `_target_` written in a run dir.
+    """
+    if kind not in GROUPS:
+        raise ValueError(f"plugin kind must be one of {sorted(GROUPS)}; got {kind!r}")
+    for entry in entry_points(group=GROUPS[kind]):
+        if entry.name == name:
+            config = load_config(entry.value, entry.name, entry.dist)
+            if "_target_" not in config:
+                raise KeyError(f"{kind} plugin '{name}' declares no _target_")
+            return config
+    raise KeyError(f"no installed {kind} plugin named '{name}'")

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pointbench.io import atomic_path, load_predictions, safe_filename
+from pointbench.io import atomic_path, load_predictions
 from pointbench.leaderboard import (
-    ALPHA, DEFAULT_RESAMPLES, default_out_dir, find_run_dirs, leaderboard, merge_runs, pairwise, positive_int,
+    ALPHA, DEFAULT_RESAMPLES, default_out_dir, finished_runs_or_exit, leaderboard, pairwise, positive_int,
 )
+from pointbench.runs import RunDirError, merge_runs
 from pointbench.metrics.tables import STATUS_OK
 from pointbench.metrics.tapvid import THRESHOLDS, eval_mask, tapvid_metrics
 
@@ -158,7 +159,7 @@ def _mean_over_videos(results: list[tuple[float, int]]) -> tuple[float, int, int
 
 
 def _predictions_file(row) -> Path:
-    return Path(row.run_dir) / "predictions" / f"{safe_filename(str(row.video))}.npz"
+    return Path(row.run_dir) / "predictions" / f"{row.video_key}.npz"
 
 
 def _add_series(results: list[dict], group: pd.DataFrame, deltas, curves, by_distance, reappearance, notes) -> None:
@@ -414,13 +415,13 @@ def _pairwise_html(pairs: pd.DataFrame) -> str:
     rows = []
     for r in pairs.itertuples():
         if r.significant:
-            verdict = f"{r.tracker_a if r.mean_diff > 0 else r.tracker_b} better"
+            verdict = f"{r.variant_a if r.mean_diff > 0 else r.variant_b} better"
         else:
             verdict = "n.s."
         p = "–" if pd.isna(r.p_value) else "<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}"
         diff = "–" if pd.isna(r.mean_diff) else f"{100 * r.mean_diff:+.1f}"
         rows.append(("" if r.significant else "ns", [
-            (str(r.dataset), False), (str(r.tracker_a), False), (str(r.tracker_b), False),
+            (str(r.dataset_variant), False), (str(r.variant_a), False), (str(r.variant_b), False),
             ({"delta_avg": "δ_avg"}.get(r.metric, r.metric), False), (str(r.n_videos), True), (diff, True),
             (_interval(r.ci_low, r.ci_high), True), (p, True), (verdict, False)]))
     return _html_table(header, rows)
@@ -482,12 +483,27 @@ def _page(style, table, pairs, reappearance, figures: dict[str, bytes], notes, s
     return "\n".join(parts)
 
 
-def write_report(run_dirs: list[Path], out_dir: Path, n_resamples: int = DEFAULT_RESAMPLES) -> Path:
-    """Write `report.html` and the `report_*.png` figures of `run_dirs` into `out_dir`; return the page's path."""
+def _by_label(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its `tracker` and `dataset` columns replaced by the run labels (`variant`,
+    `dataset_variant`): unique per run identity, so every figure and table keeps variants apart."""
+    return frame.assign(tracker=frame["variant"], dataset=frame["dataset_variant"])
+
+
+def write_report(run_dirs: list[Path], out_dir: Path, n_resamples: int = DEFAULT_RESAMPLES,
+                 merged: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> Path:
+    """Write `report.html` and the `report_*.png` figures of `run_dirs` into `out_dir`; return the page's path.
+
+    `merged`: the (per-video table with `run_dir`, leaderboard, pairwise) already computed for
+    these runs (the end-of-sweep callback passes them), else they are computed here.
+    """
     figure = _matplotlib()
-    per_video = merge_runs(run_dirs, with_source=True)
-    table = leaderboard(per_video, n_resamples)
-    pairs = pairwise(per_video, table, n_resamples)
+    if merged is None:
+        per_video = merge_runs(run_dirs, with_source=True)
+        table = leaderboard(per_video, n_resamples)
+        pairs = pairwise(per_video, table, n_resamples)
+    else:
+        per_video, table, pairs = merged
+    per_video, table = _by_label(per_video), _by_label(table)
     analysis = analyse(per_video)
     style = _Style(table)
     notes = list(analysis.notes)
@@ -528,8 +544,11 @@ def main(argv: list[str] | None = None) -> None:
         _matplotlib()
     except ImportError as error:
         sys.exit(f"pointbench-report: {error}")
-    run_dirs = find_run_dirs(args.dirs)
-    page = write_report(run_dirs, args.out or default_out_dir(args.dirs), args.resamples)
+    run_dirs = finished_runs_or_exit(parser, args.dirs)
+    try:
+        page = write_report(run_dirs, args.out or default_out_dir(args.dirs), args.resamples)
+    except RunDirError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"report: {page} ({len(run_dirs)} runs)")
 
 

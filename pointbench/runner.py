@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from pointbench.cache import PredictionCache
-from pointbench.io import safe_filename, save_predictions, write_csv
+from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key
+from pointbench.io import encode_name, save_predictions, write_csv
 from pointbench.geometry import lift, world_to_camera
 from pointbench.metrics import tapvid3d_metrics, tapvid_metrics
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
@@ -31,7 +32,9 @@ from pointbench.metrics.tables import (
     METRIC_NAMES_3D_SHOWN, STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
 )
 from pointbench.profiling import Cost, measure
+from pointbench.provenance import provenance
 from pointbench.registry import discover
+from pointbench.runs import identity_columns, write_run_file
 from pointbench.types import Annotations, Tracks
 from pointbench.viz import RunRecording
 from pointbench.viz.rerun_3d import Recording3D, log_3d_video
@@ -39,6 +42,9 @@ from pointbench.viz.rerun_3d import Recording3D, log_3d_video
 log = logging.getLogger("pointbench")
 
 discover()  # installed tracker and dataset plugins become config choices before Hydra composes
+# Run dir names (conf/config.yaml): the job's overrides, and a dir no other run started at the same moment gets.
+OmegaConf.register_new_resolver("pb.dirname", overrides_dirname, replace=True)
+OmegaConf.register_new_resolver("pb.unique", unique_dir, use_cache=True, replace=True)
 
 
 def build(node: DictConfig, kind: str):
@@ -138,16 +144,21 @@ class _Job:
     scaling3d: str = "median"
     cycle_metrics: bool | str = "auto"
     recording3d: Recording3D | None = None
+    #: The run's identity as per-video columns (`pointbench.runs.identity_columns`).
+    identity_columns: dict = field(default_factory=dict)
     #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
     predictions: dict = field(default_factory=dict)
 
-    def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample) -> tuple[Tracks, Cost, bool]:
-        """Tracks of `queries` on video `key` (its cache entry), from the cache or by tracking (then
-        cached): (tracks, cost, cached). `load_sample()` gives the video when tracking needs it; a
-        tracker that `accepts_geometry` also gets its depth, intrinsics and extrinsics."""
-        cached = None if self.cache is None or self.force else self.cache.load(key, queries)
+    def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample,
+                kind: str = "tracks") -> tuple[Tracks, Cost, Path | None]:
+        """Tracks of `queries` on video `key`, from its cache entry of `kind` or by tracking (then
+        cached): (tracks, cost, the cache entry that served them or None). `load_sample()` gives the
+        video when tracking needs it; a tracker that `accepts_geometry` also gets its depth,
+        intrinsics and extrinsics."""
+        cached = None if self.cache is None or self.force else self.cache.load(key, queries, n_frames, kind)
         if cached is not None:
-            return check_prediction(cached[0], len(queries), n_frames, key, self.tracker_name), cached[1], True
+            tracks, cost, entry = cached
+            return check_prediction(tracks, len(queries), n_frames, key, self.tracker_name), cost, entry
         sample = load_sample()  # loaded before the clock starts: `seconds` is tracking time only
         geometry = {}
         if getattr(self.tracker, "accepts_geometry", False):
@@ -156,18 +167,18 @@ class _Job:
             with measure() as cost:
                 pred = self.tracker.track(sample.frames, queries, **geometry)
         except Exception as error:
-            raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{key}': {error}") from error
+            raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{printable(key)}': {error}") from error
         check_prediction(pred, len(queries), n_frames, key, self.tracker_name)
         if self.cache is not None:
-            self.cache.store(key, pred, queries, cost)
-        return pred, cost, False
+            self.cache.store(key, pred, queries, n_frames, cost, kind)
+        return pred, cost, None
 
     def cycle(self, video: Annotations, pred: Tracks, load_sample) -> dict:
         """Ground-truth-free scores: track back from the last frame (a second run) and survival."""
         back_queries, index = cycle_queries(pred.xy, pred.visible, video.queries, image_size=video.image_size)
         row = {"survival": track_survival(pred.visible, video.queries), "tracker_runs": 2}
         if len(back_queries):
-            back, cost, _ = self.predict(f"{video.name}.cycle", back_queries, video.n_frames, load_sample)
+            back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle")
             row["cycle_seconds"] = cost.seconds
         else:
             back = Tracks.empty(video.n_frames)
@@ -176,7 +187,8 @@ class _Job:
 
     def process(self, index: int, name: str) -> dict:
         """The table row of video `index`: load, predict, save, score and record it."""
-        row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": name}
+        row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": printable(name),
+               "video_key": video_key(name), **self.identity_columns}
         try:
             # Frames are decoded only when tracking or recording needs them (and then once).
             recording = self.recording is not None or self.recording3d is not None
@@ -192,14 +204,14 @@ class _Job:
                     loaded[0] = self.dataset.load(index)
                 return loaded[0]
 
-            pred, cost, cached = self.predict(name, video.queries, video.n_frames, load_sample)
+            pred, cost, entry = self.predict(name, video.queries, video.n_frames, load_sample)
             pred = with_3d(video, pred)
             self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
             if self.output.save_predictions:
-                save_predictions(self.out_dir / "predictions" / f"{safe_filename(name)}.npz", pred, video.queries,
-                                 **_ground_truth_arrays(video, self.dataset.query_mode))
+                save_predictions(self.out_dir / "predictions" / f"{video_key(name)}.npz", pred, video.queries,
+                                 video_name=encode_name(name), **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
             if row["status"] == STATUS_OK:
                 try:
@@ -215,49 +227,93 @@ class _Job:
             if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
                 scene = self.dataset.scene(index) if hasattr(self.dataset, "scene") else None
                 log_3d_video(self.recording3d, name, sample, sample.gt, {self.tracker_name: pred}, scene=scene)
-            log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", name, "cached, " if cached else "",
-                     row["status"], 100 * row.get("AJ", np.nan), 100 * row.get("OA", np.nan), cost.seconds)
+            log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", printable(name),
+                     f"cached ({entry}), " if entry is not None else "", row["status"], 100 * row.get("AJ", np.nan),
+                     100 * row.get("OA", np.nan), cost.seconds)
         except Exception as error:  # one broken video never loses the results of the others
-            row.update(status=STATUS_ERROR, error=f"{type(error).__name__}: {error}")
-            log.error("%s: %s", name, row["error"])
+            row.update(status=STATUS_ERROR, error=printable(f"{type(error).__name__}: {error}"))
+            log.error("%s: %s", printable(name), row["error"])
         return row
+
+
+def identity_of(cfg: DictConfig) -> dict:
+    """The run identity of a composed config (see `pointbench.identity.run_identity`)."""
+    tracker = OmegaConf.to_container(cfg.tracker, resolve=True)
+    dataset = OmegaConf.to_container(cfg.dataset, resolve=True)
+    return run_identity(tracker.get("name"), tracker, dataset.get("name"), dataset,
+                        {"scaling3d": cfg.scaling3d, "cycle_metrics": cfg.cycle_metrics})
+
+
+class NoVideosError(RuntimeError):
+    """The dataset lists no video: there is nothing to score."""
+
+
+def _open_recordings(output: DictConfig, out_dir: Path) -> tuple[RunRecording | None, Recording3D | None]:
+    if not output.rerun:
+        return None, None
+    return (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality, trail_length=output.trail_length,
+                         frame_format=output.frame_format),
+            Recording3D(out_dir / "tracks3d.rrd", jpeg_quality=output.jpeg_quality, depth_stride=output.depth_stride))
+
+
+def _close_recording(recording, ok: bool) -> None:
+    """Finish (or, after a failure, discard) a recording; a failure to write it is an error line, not lost tables."""
+    if recording is None:
+        return
+    try:
+        if ok:
+            recording.__exit__(None, None, None)
+        else:
+            recording.__exit__(RuntimeError, RuntimeError("run failed"), None)
+    except Exception as error:
+        log.error("recording %s not written: %s: %s", getattr(recording, "path", "?"), type(error).__name__, error)
+        with contextlib.suppress(Exception):
+            recording.__exit__(RuntimeError, error, None)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     """Track (or reuse cached predictions), score and record every video of the dataset into `out_dir`.
 
     A video that fails to load or track gets a row with `status=error` and its message; the
-    others still run.
+    others still run. The tables are written before the recordings are finished, so a recording
+    that cannot be written costs only itself. A dataset without videos raises NoVideosError.
     """
     out_dir = Path(out_dir)
     tracker_name, tracker = build(cfg.tracker, "tracker")
     dataset_name, dataset = build(cfg.dataset, "dataset")
+    identity = identity_of(cfg)
+    write_run_file(out_dir, identity)
+    names = dataset.names
+    if not names:
+        raise NoVideosError(f"dataset '{dataset_name}' has no videos (dataset.path: "
+                            f"{cfg.dataset.get('path', None)!r}); nothing to score")
     cache = None
     if cfg.cache_dir is not None:
-        cache = PredictionCache(Path(cfg.cache_dir), tracker_name, OmegaConf.to_container(cfg.tracker, resolve=True),
-                                dataset_name, OmegaConf.to_container(cfg.dataset, resolve=True))
-    output = cfg.output
-    recording = (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality,
-                              trail_length=output.trail_length, frame_format=output.frame_format)
-                 if output.rerun else contextlib.nullcontext())
-    recording3d = (Recording3D(out_dir / "tracks3d.rrd", jpeg_quality=output.jpeg_quality,
-                               depth_stride=output.depth_stride)
-                   if output.rerun else contextlib.nullcontext())
-    with recording as rec, recording3d as rec3d:
-        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, output, rec,
-                   cfg.scaling3d, cfg.cycle_metrics, rec3d)
-        names = dataset.names
+        inputs = provenance(tracker, identity["tracker"]["config"], dataset, identity["dataset"]["config"])
+        cache = PredictionCache(Path(cfg.cache_dir), identity, inputs)
+    rec, rec3d = _open_recordings(cfg.output, out_dir)
+    ok = False
+    try:
+        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
+                   cfg.scaling3d, cfg.cycle_metrics, rec3d, identity_columns(identity))
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
-    # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the
-    # predictions into outputs of its own, after every video has run.
-    if (combine := getattr(dataset, "combine_predictions", None)) is not None:
-        combine(job.predictions, out_dir)
-
-    per_video = video_table(rows)
-    summary = summarize(per_video)
-    write_csv(per_video, out_dir / "metrics_per_video.csv")
-    write_csv(summary, out_dir / "summary.csv")
+        # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the
+        # predictions into outputs of its own, after every video has run.
+        if (combine := getattr(dataset, "combine_predictions", None)) is not None:
+            try:
+                combine(job.predictions, out_dir)
+            except Exception as error:  # the per-video scores stand
+                log.error("combining the predictions of '%s' failed: %s: %s", dataset_name, type(error).__name__,
+                          error)
+        per_video = video_table(rows)
+        summary = summarize(per_video)
+        write_csv(per_video, out_dir / "metrics_per_video.csv")
+        write_csv(summary, out_dir / "summary.csv")
+        ok = True
+    finally:
+        _close_recording(rec, ok)
+        _close_recording(rec3d, ok)
     return RunResult(per_video, summary)
 
 
@@ -267,7 +323,13 @@ def main(cfg: DictConfig) -> int:
     end-of-sweep callback does, after every job has finished."""
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
-    result = run(cfg, out_dir)
+    try:
+        result = run(cfg, out_dir)
+    except NoVideosError as error:
+        log.error("%s", error)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            sys.exit(1)
+        return 1
     print(format_summary(result.summary))
     print(f"outputs: {out_dir}")
     failures = len(result.failures)

@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 
 import pointbench
 from pointbench.io import save_predictions
-from pointbench.leaderboard import LeaderboardCallback, merge_runs
+from pointbench.callbacks import LeaderboardCallback
+from pointbench.runs import merge_runs
 from pointbench.metrics.tapvid import THRESHOLDS
 from pointbench.report import (
     CURVE_DELTAS, FIGURES, accuracy_at, analyse, analyse_video, never_occluded_mask, reappearance_mask,

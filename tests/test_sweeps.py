@@ -38,7 +38,7 @@ def test_cache_is_reused_forced_and_keyed_by_config(tmp_path):
     first = cache_files(cache)
     assert len(first) == 2
     second = pointbench("tracker=lk", *SMALL, f"hydra.run.dir={tmp_path / 'b'}", cache=cache, cwd=tmp_path)
-    assert second.output.count("cached, ok") == 2
+    assert second.output.count("cached (") == 2
     assert cache_files(cache) == first, "cached predictions are not rewritten"
     a, b = (pd.read_csv(tmp_path / d / "metrics_per_video.csv") for d in "ab")
     pd.testing.assert_frame_equal(a, b)  # cost columns too: they come from the cache
@@ -68,7 +68,7 @@ def test_killed_run_resumes_without_retracking(tmp_path):
     assert not (tmp_path / "killed" / "metrics_per_video.csv").exists()
 
     resumed = pointbench(*args, f"hydra.run.dir={tmp_path / 'resumed'}", cache=cache, cwd=tmp_path)
-    assert resumed.output.count("cached, ok") == len(done)
+    assert resumed.output.count("cached (") == len(done)
     assert {k: v for k, v in cache_files(cache).items() if k in done} == done, "finished videos not re-tracked"
     fresh = pointbench(*args, f"hydra.run.dir={tmp_path / 'fresh'}", cache=tmp_path / "other", cwd=tmp_path)
     assert "cached" not in fresh.output
@@ -93,7 +93,7 @@ def test_two_tracker_sweep_writes_the_leaderboard(tmp_path, launcher):
     per_video = pd.read_csv(sweep / "metrics_per_video.csv")
     assert len(per_video) == 4
     for tracker in ("static", "lk"):
-        job = pd.read_csv(next(sweep.glob(f"*_{tracker}_synthetic")) / "metrics_per_video.csv")
+        job = pd.read_csv(next(sweep.glob(f"*_{tracker}_synthetic*")) / "metrics_per_video.csv")
         assert board.set_index("tracker").loc[tracker, "AJ"] == pytest.approx(job["AJ"].mean())
         assert board.set_index("tracker").loc[tracker, "seconds"] == pytest.approx(job["seconds"].sum())
     assert "| lk | synthetic | 2 |" in (sweep / "leaderboard.md").read_text()

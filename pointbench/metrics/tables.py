@@ -12,6 +12,10 @@ import pandas as pd
 from pointbench.metrics.cycle import CYCLE_COLUMNS
 from pointbench.metrics.tapvid import METRIC_NAMES
 
+#: Columns that identify the run and the video of a row.
+IDENTITY_COLUMNS = ("run_id", "video_key", "tracker_config", "dataset_config", "scoring_config",
+                    "pointbench_version")
+
 #: TAPVid-3D columns, filled where the ground truth and the prediction have 3D tracks.
 METRIC_NAMES_3D_SHOWN = ("AJ3D", "APD3D", "OA3D")
 ALL_METRICS = METRIC_NAMES + METRIC_NAMES_3D_SHOWN
@@ -22,9 +26,12 @@ VIDEO_COLUMNS = (
     + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error")
     # Ground-truth-free scores: the tracker ran a second time (`tracker_runs` = 2) for the cycle.
     + CYCLE_COLUMNS + ("cycle_seconds", "tracker_runs")
+    # The run's identity (see pointbench.identity) and the video's file name in predictions/ and the cache.
+    + IDENTITY_COLUMNS
 )
 SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
-                   + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS)
+                   + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS
+                   + ("run_id", "variant", "dataset_variant"))
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
 STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
@@ -36,13 +43,20 @@ def video_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
-    """One row per (tracker, dataset): metric means over scored videos, cost over all that ran."""
+    """One row per run identity (`run_id`; tables without it: per (tracker, dataset)): metric means
+    over scored videos, cost over all that ran. `variant` and `dataset_variant` are the rows'
+    labels where the table has them, else the tracker and dataset names."""
+    keys = ["run_id"] if "run_id" in per_video and per_video["run_id"].notna().all() else ["tracker", "dataset"]
     rows = []
-    for (tracker, dataset), group in per_video.groupby(["tracker", "dataset"], sort=False):
+    for _, group in per_video.groupby(keys, sort=False):
         scored = group[group["status"] == STATUS_OK]
         ran = group[group["status"] != STATUS_ERROR]
         seconds = ran["seconds"].sum()
-        row = {"tracker": tracker, "dataset": dataset, "videos": len(group), "videos_scored": len(scored)}
+        first = group.iloc[0]
+        row = {"tracker": first["tracker"], "dataset": first["dataset"], "videos": len(group),
+               "videos_scored": len(scored), "run_id": first.get("run_id"),
+               "variant": first.get("variant", first["tracker"]),
+               "dataset_variant": first.get("dataset_variant", first["dataset"])}
         row.update({m: scored[m].mean() if len(scored) else np.nan for m in ALL_METRICS})  # 3D: where scored
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
@@ -61,8 +75,9 @@ def format_summary(summary: pd.DataFrame) -> str:
     metrics = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"]
     metrics += [m for m in METRIC_NAMES_3D_SHOWN + ("cycle_median_px", "cycle_within_4", "survival")
                 if summary[m].notna().any()]
-    shown = summary[["tracker", "dataset", "videos_scored", *metrics, "fps"]].copy()
+    shown = summary[["variant", "dataset_variant", "videos_scored", *metrics, "fps"]].copy()
     for column in metrics:
         shown[column] = (shown[column] * (1 if column == "cycle_median_px" else 100)).round(1)
     shown["fps"] = shown["fps"].round(1)
-    return shown.rename(columns={"videos_scored": "videos", "delta_avg": "δ_avg"}).to_string(index=False)
+    return shown.rename(columns={"variant": "tracker", "dataset_variant": "dataset", "videos_scored": "videos",
+                                 "delta_avg": "δ_avg"}).to_string(index=False)

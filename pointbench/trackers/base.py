@@ -19,6 +19,9 @@ class Tracker(abc.ABC):
     #: True for trackers whose `track` also takes `depth`, `intrinsics` and `extrinsics` keyword
     #: arguments: the runner passes those of the video where the dataset has them.
     accepts_geometry: bool = False
+    #: Top-level Python packages (upstream model code) whose version and source decide this
+    #: tracker's predictions: they enter the prediction cache key (see pointbench.provenance).
+    upstream_packages: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:

@@ -58,6 +58,9 @@ class CoTracker3(Tracker):
             must match the checkpoint, and the released checkpoints need none.
     """
 
+    #: Packages whose version and source enter the prediction cache key (pointbench.provenance).
+    upstream_packages = ("cotracker",)
+
     def __init__(self, online: bool = False, checkpoint: str | None = None, checkpoint_url: str | None = OFFLINE_URL,
                  model_resolution=(384, 512), window_len: int = 60, iters: int = 6, support_grid_size: int = 6,
                  visibility_score: str = "vis", visibility_threshold: float = 0.9, backward_tracking: bool = True,

@@ -166,6 +166,9 @@ class SpatialTrackerV2(Tracker):
         precision: bf16 (upstream's autocast), fp16 or fp32.
     """
 
+    #: Packages whose version and source enter the prediction cache key (pointbench.provenance).
+    upstream_packages = ("models",)
+
     accepts_geometry = True  # track() takes the dataset's depth, intrinsics and extrinsics as keywords
 
     def __init__(self, online: bool = False, checkpoint: str | None = None, front_checkpoint: str = FRONT_CHECKPOINT,

@@ -52,6 +52,9 @@ class Tapir(Tracker):
         precision: fp32, or fp16 / bf16 autocast on CUDA.
     """
 
+    #: Packages whose version and source enter the prediction cache key (pointbench.provenance).
+    upstream_packages = ("tapnet",)
+
     def __init__(self, online: bool = False, checkpoint: str | None = None, checkpoint_url: str | None = BOOTSTAPIR_URL,
                  model: dict | None = None, resolution=(256, 256), visibility_threshold: float = 0.5,
                  max_queries_per_pass: int = 64, device: str = "auto", precision: str = "fp32"):

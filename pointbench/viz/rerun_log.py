@@ -1,8 +1,9 @@
 """Rerun recording of one run: per video, the frames, the ground truth and each tracker's points.
 
 Everything is sent column-wise (one `send_columns` call per entity) on a `frame` sequence
-timeline, into a private `RecordingStream` that writes `<path>.tmp` and is renamed to `path`
-only when the recording closes cleanly. Entities, for each logged video `v`:
+timeline, into a private `RecordingStream` that writes a unique temporary file beside `path`,
+renamed to `path`
+only when the recording closes cleanly. Entities, for each logged video `v` (its `video_key`):
 
     videos/v/frames                 JPEG frames
     videos/v/{gt,<tracker>}/points  the points visible at each frame, one colour per track
@@ -28,6 +29,7 @@ the TAP-Vid raster convention.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +40,8 @@ import pyarrow as pa
 import rerun as rr
 import rerun.blueprint as rrb
 
+from pointbench.identity import printable, video_key
+from pointbench.io import temporary_prefix
 from pointbench.types import Skeleton, Tracks, validate_frames
 from pointbench.viz.video import CODECS, encode_mp4
 
@@ -175,7 +179,10 @@ class RunRecording:
         self.layout, self.max_points = layout, max_points
         self.show_occluded, self.error_lines = show_occluded, error_lines
         self.frame_format = frame_format
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(self.path), suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)  # unique: two runs writing beside each other never share it
         self._videos: list[_LoggedVideo] = []
         self._fps: float | None = None
         self._closed = False
@@ -212,7 +219,7 @@ class RunRecording:
         if self._closed:
             raise RuntimeError(f"{self.path}: recording is closed")
         validate_frames(frames, f"video '{video}'")
-        root = f"videos/{rr.escape_entity_path_part(video)}"
+        root = f"videos/{rr.escape_entity_path_part(video_key(video))}"  # injective, and valid for any name
         if any(root == logged.root for logged in self._videos):
             raise ValueError(f"video '{video}': already logged to {self.path}")
         if reserved := {"gt", "frames", "scores"} & predictions.keys():
@@ -264,7 +271,7 @@ class RunRecording:
             for score, values in series.items():
                 self._send_scalars(f"{root}/scores/{rr.escape_entity_path_part(score)}/"
                                    f"{rr.escape_entity_path_part(tracker)}", np.asarray(values, np.float64))
-        self._videos.append(_LoggedVideo(video, root, list(named), bool(scores)))
+        self._videos.append(_LoggedVideo(printable(video), root, list(named), bool(scores)))
         self._fps = self._fps or fps
 
     def _send_frames(self, path: str, index: list, frames: np.ndarray, fps: float) -> None:
@@ -335,9 +342,14 @@ class RunRecording:
         """Send the blueprint, finish the file and move it to `path` (idempotent)."""
         if self._closed:
             return
-        self._rec.send_blueprint(self._blueprint())
-        self._finish()
-        os.replace(self._tmp, self.path)
+        try:
+            self._rec.send_blueprint(self._blueprint())
+            self._finish()
+            os.replace(self._tmp, self.path)
+        except BaseException:  # e.g. a full disk: leave no temporary file behind
+            self._closed = True
+            self._tmp.unlink(missing_ok=True)
+            raise
 
     def _abort(self) -> None:
         if not self._closed:
