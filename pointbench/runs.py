@@ -58,6 +58,11 @@ def _checked_identity(value, source) -> dict:
     if not ok:
         raise RunDirError(f"{source}: not a pointbench run identity (expected 'tracker' and 'dataset', each with "
                           "'name' and 'config')")
+    for part in ("tracker", "dataset"):
+        config = value[part]["config"]
+        if not isinstance(config.get("_target_", ""), str):
+            raise RunDirError(f"{source}: {part}._target_ must be a string; refusing it")
+        _refuse_hydra_keys({k: v for k, v in config.items() if k != "_target_"}, source, part)
     return {"tracker": value["tracker"], "dataset": value["dataset"], "scoring": value.get("scoring") or {},
             "pointbench": str(value.get("pointbench", "?"))}
 
