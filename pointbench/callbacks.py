@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from pointbench.compare import build_comparison
-from pointbench.leaderboard import write_leaderboard
+from pointbench.leaderboard import coverage_notes, write_leaderboard
 from pointbench.metrics.tables import STATUS_ERROR, format_summary
 from pointbench.runs import find_run_dirs
 
@@ -47,6 +47,8 @@ class LeaderboardCallback(Callback):
             sys.exit(1)
         per_video, table, pairs = write_leaderboard(run_dirs, sweep_dir)
         print(format_summary(table))
+        for note in coverage_notes(table):
+            log.warning("%s", note)
         print(f"leaderboard: {sweep_dir / 'leaderboard.csv'}")
         if config.get("report", {}).get("enabled", True):
             _write_report(per_video, table, pairs, run_dirs, sweep_dir)

@@ -31,36 +31,43 @@ log = logging.getLogger("pointbench")
 SCORES = {"within_4px": "pts_within_4", "OA": "OA"}
 
 
-def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, Path, dict]]]:
-    """Runs grouped by dataset identity: {dataset label: [(tracker variant, run dir, identity)]}.
+def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, list[Path], dict]]]:
+    """Runs grouped by dataset identity: {dataset label: [(tracker variant, run dirs, identity)]}.
 
-    Labels are the runs' `variant` and `dataset_variant` (as in the leaderboard); runs of one
-    identity found in more than one dir (a resumed run) keep the newest dir.
+    Labels are the runs' `variant` and `dataset_variant` (as in the leaderboard). The dirs of one
+    identity (its shards, a resumed run) are searched newest first for each video's predictions.
     """
     runs = load_runs(run_dirs)
     labels = run_labels(runs)
-    newest: dict[str, object] = {}
-    for run in sorted(runs, key=lambda r: (r.dir / "metrics_per_video.csv").stat().st_mtime_ns):
-        newest[run.run_id] = run
+    dirs: dict[str, list[Path]] = defaultdict(list)
+    identities: dict[str, dict] = {}
+    for run in sorted(runs, key=lambda r: (r.dir / "metrics_per_video.csv").stat().st_mtime_ns, reverse=True):
+        dirs[run.run_id].append(run.dir)
+        identities[run.run_id] = run.identity
     groups: dict[str, list] = defaultdict(list)
     names: dict[str, str] = {}
-    for run in newest.values():
-        key = dataset_id(run.identity)
-        names[key] = labels[run.run_id][1]
-        groups[key].append((labels[run.run_id][0], run.dir, run.identity))
+    for rid, identity in identities.items():
+        key = dataset_id(identity)
+        names[key] = labels[rid][1]
+        groups[key].append((labels[rid][0], dirs[rid], identity))
     return {names[key]: runs for key, runs in groups.items()}
 
 
-def _predictions(run_dir: Path, video: str):
-    """The predictions file of `video` in `run_dir`, or None when absent or made for another video."""
-    path = run_dir / "predictions" / f"{video_key(video)}.npz"
-    if not path.exists():
-        return None
-    pred, queries, extra = load_predictions(path)
-    if "video_name" in extra and decode_name(extra["video_name"]) != video:
-        log.warning("compare: %s holds the predictions of another video; left out", path)
-        return None
-    return pred, queries
+def _predictions(run_dirs: list[Path], video: str):
+    """The predictions of `video` from the first of `run_dirs` that has them, or None.
+
+    A file that holds another video's predictions (its `video_name` differs) is left out.
+    """
+    for run_dir in run_dirs:
+        path = run_dir / "predictions" / f"{video_key(video)}.npz"
+        if not path.exists():
+            continue
+        pred, queries, extra = load_predictions(path)
+        if "video_name" in extra and decode_name(extra["video_name"]) != video:
+            log.warning("compare: %s holds the predictions of another video; left out", path)
+            continue
+        return pred, queries
+    return None
 
 
 def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85, trail_length: int = 8,
@@ -72,7 +79,7 @@ def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85,
     (`pointbench.runs.rebuild_dataset`); a run dir naming other code is refused (RunDirError).
     """
     groups = _runs_by_dataset(run_dirs)
-    datasets = {label: rebuild_dataset(runs[0][2], runs[0][1]) for label, runs in groups.items()}
+    datasets = {label: rebuild_dataset(runs[0][2], runs[0][1][0]) for label, runs in groups.items()}
     with RunRecording(out, jpeg_quality=jpeg_quality, trail_length=trail_length, layout="trackers",
                       max_points=max_points, show_occluded=show_occluded, error_lines=error_lines,
                       frame_format=frame_format) as rec:
@@ -80,9 +87,9 @@ def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85,
             dataset = datasets[label]
             for index, video in enumerate(dataset.names):
                 predictions = {}
-                for tracker, run_dir, _ in runs:
+                for tracker, dirs, _ in runs:
                     try:
-                        found = _predictions(run_dir, video)
+                        found = _predictions(dirs, video)
                     except Exception as error:  # one unreadable file leaves out that prediction only
                         log.warning("compare: %s predictions for '%s' left out: %s", tracker, printable(video), error)
                         continue

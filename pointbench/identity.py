@@ -81,6 +81,16 @@ def video_key(name: str) -> str:
     return f"{prefix}--{digest}"
 
 
+def video_manifest(names) -> dict:
+    """The video set a run was drawn from: {"hash": 16 hex digits over the sorted exact names, "count"}.
+
+    Two runs with the same hash scored (or drew their shards from) the same videos.
+    """
+    ordered = sorted(str(n).encode("utf-8", "surrogatepass") for n in names)
+    digest = hashlib.sha256(b"\0".join(ordered) + b"\0" + str(len(ordered)).encode()).hexdigest()[:16]
+    return {"hash": digest, "count": len(ordered)}
+
+
 def printable(name: str) -> str:
     """`name` as text that encodes to UTF-8 (lone surrogates as `\\udcXX` escapes): for tables and logs."""
     return str(name).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -64,8 +64,10 @@ def leaderboard(per_video: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES) -
     """One row per run identity (`run_id`): means over scored videos, ranked by AJ within each
     dataset variant, with 95 % bootstrap intervals of the AJ, delta_avg and OA means (`CI_COLUMNS`, last)."""
     per_video = _keyed(per_video)
-    table = summarize(per_video)
-    groups = dict(list(_scored(per_video).groupby("run_id", sort=False)))
+    table = _with_coverage(summarize(per_video), per_video)
+    # Videos in the order of their keys: intervals do not depend on the order runs or shards finished.
+    groups = {rid: rows.sort_values("video_key", kind="stable")
+              for rid, rows in _scored(per_video).groupby("run_id", sort=False)}
     for metric in CI_METRICS:
         bounds = []
         for rid in table["run_id"]:
@@ -75,6 +77,52 @@ def leaderboard(per_video: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES) -
         table[f"{metric}_ci_high"] = [high for _, high in bounds]
     return table.sort_values(["dataset_variant", "AJ"], ascending=[True, False],
                              na_position="last").reset_index(drop=True)
+
+
+#: Columns saying which videos a leaderboard row holds (before the interval columns).
+COVERAGE_COLUMNS = ("dataset_videos", "missing_videos", "missing_shards", "manifest_hash", "video_set")
+
+
+def _with_coverage(table: pd.DataFrame, per_video: pd.DataFrame) -> pd.DataFrame:
+    """`table` with `COVERAGE_COLUMNS`: how many videos the dataset has and how many the row lacks,
+    the shards of its run identity that sent no table (`2/4` = shard 2 of 4), the hash of the
+    dataset's video set, and `video_set` = `differs` where rows of one dataset name were drawn from
+    different video sets (their means are not comparable as they stand), else `same`."""
+    coverage = {column: [] for column in COVERAGE_COLUMNS[:4]}
+    for rid, videos in zip(table["run_id"], table["videos"]):
+        rows = per_video[per_video["run_id"] == rid]
+        total = rows["dataset_videos"].max() if "dataset_videos" in rows else np.nan
+        coverage["dataset_videos"].append(total)
+        coverage["missing_videos"].append(total - rows["video_key"].nunique() if pd.notna(total) else np.nan)
+        if "num_shards" in rows and rows["num_shards"].notna().any():
+            n = int(rows["num_shards"].max())
+            present = set(rows["shard"].dropna().astype(int))
+            coverage["missing_shards"].append(",".join(f"{k}/{n}" for k in range(n) if k not in present))
+        else:
+            coverage["missing_shards"].append("")
+        hashes = set(rows["manifest_hash"].dropna()) if "manifest_hash" in rows else set()
+        coverage["manifest_hash"].append(hashes.pop() if len(hashes) == 1 else "mixed" if hashes else "")
+    table = table.assign(**coverage)
+    sets = table[table["manifest_hash"] != ""].groupby("dataset")["manifest_hash"].agg(lambda h: len(set(h)))
+    table["video_set"] = ["differs" if sets.get(d, 1) > 1 or h == "mixed" else "same"
+                          for d, h in zip(table["dataset"], table["manifest_hash"])]
+    return table
+
+
+def coverage_notes(table: pd.DataFrame) -> list[str]:
+    """One line per leaderboard row that lacks shards or videos, or whose video set differs."""
+    notes = []
+    for row in table.itertuples():
+        label = f"{row.variant} on {row.dataset_variant}"
+        if row.missing_shards:
+            notes.append(f"{label}: shard(s) {row.missing_shards} sent no results")
+        if pd.notna(row.missing_videos) and row.missing_videos > 0:
+            notes.append(f"{label}: holds {int(row.dataset_videos - row.missing_videos)} of the dataset's "
+                         f"{int(row.dataset_videos)} videos")
+        if row.video_set == "differs":
+            notes.append(f"{label}: drawn from video set {row.manifest_hash}, other rows of '{row.dataset}' from "
+                         "another: compare them on the videos both have (pairwise.csv)")
+    return notes
 
 
 def pairwise(per_video: pd.DataFrame, table: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES,
@@ -93,7 +141,7 @@ def pairwise(per_video: pd.DataFrame, table: pd.DataFrame, n_resamples: int = DE
         for i, a in enumerate(runs):
             for b in runs[i + 1:]:
                 both = videos[a.run_id][list(CI_METRICS)].add_suffix("_a").join(
-                    videos[b.run_id][list(CI_METRICS)].add_suffix("_b"), how="inner")
+                    videos[b.run_id][list(CI_METRICS)].add_suffix("_b"), how="inner").sort_index()
                 for metric in CI_METRICS:
                     pair = both[[f"{metric}_a", f"{metric}_b"]].dropna()
                     test = (paired_test(pair.iloc[:, 0], pair.iloc[:, 1], n_resamples) if len(pair) else
@@ -119,7 +167,9 @@ def to_markdown(table: pd.DataFrame) -> str:
         header.insert(4, "AJ 95% CI")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    if "video_set" in table:
+        lines += [""] + [f"- {note}" for note in coverage_notes(table)]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def write_leaderboard(run_dirs: list[Path], out_dir: Path,
@@ -182,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     except RunDirError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(format_summary(table))
+    for note in coverage_notes(table):
+        print(f"note: {note}")
     print(f"leaderboard: {out / 'leaderboard.csv'} ({len(run_dirs)} runs), pairwise tests: {out / 'pairwise.csv'}")
 
 

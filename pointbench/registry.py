@@ -35,6 +35,8 @@ def register(kind: str, name: str, config: dict) -> None:
     missing = {"name", "_target_"} - set(config)
     if missing:
         raise ValueError(f"{kind} plugin '{name}': its config lacks {sorted(missing)}")
+    if kind == "dataset":  # every dataset can be sharded (pointbench.datasets.base.shard_indices)
+        config = {"shard": 0, "num_shards": 1, **config}
     ConfigStore.instance().store(group=kind, name=name, node=OmegaConf.create(config), provider="pointbench-plugin")
 
 

@@ -23,7 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from pointbench.cache import PredictionCache
-from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key
+from pointbench.datasets.base import ShardView
+from pointbench.identity import (
+    SHARD_KEYS, overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest,
+)
 from pointbench.io import encode_name, save_predictions, write_csv
 from pointbench.geometry import lift, world_to_camera
 from pointbench.metrics import tapvid3d_metrics, tapvid_metrics
@@ -47,13 +50,47 @@ OmegaConf.register_new_resolver("pb.dirname", overrides_dirname, replace=True)
 OmegaConf.register_new_resolver("pb.unique", unique_dir, use_cache=True, replace=True)
 
 
-def build(node: DictConfig, kind: str):
-    """Instantiate a `tracker` or `dataset` config group node: returns (name, object)."""
+def build(node: DictConfig, kind: str, **overrides):
+    """Instantiate a `tracker` or `dataset` config group node: returns (name, object).
+
+    A dataset's shard keys (`shard`, `num_shards`) select videos (see `sharded`), so they are not
+    passed to its class; `overrides` replace parameters the node has (e.g. a worker's `device`).
+    """
     params = OmegaConf.to_container(node, resolve=True)
     if "name" not in params or "_target_" not in params:
         raise ValueError(f"{kind} config must have 'name' and '_target_' keys; got {sorted(params)}")
     name = params.pop("name")
+    if kind == "dataset":
+        for key in SHARD_KEYS:
+            params.pop(key, None)
+    params.update({k: v for k, v in overrides.items() if k in params})
     return name, instantiate(params, _convert_="all")
+
+
+def shard_of(cfg: DictConfig) -> tuple[int, int]:
+    """(shard, num_shards) of the run's dataset config (defaults: the one shard)."""
+    return int(cfg.dataset.get("shard", 0)), int(cfg.dataset.get("num_shards", 1))
+
+
+def sharded(dataset, shard: int, num_shards: int):
+    """The videos of shard `shard` of `num_shards` (through the base class, or a view of any dataset)."""
+    if num_shards == 1 and shard == 0:
+        return dataset
+    return dataset.shard(shard, num_shards) if hasattr(dataset, "shard") else ShardView(dataset, shard, num_shards)
+
+
+def worker_device(cfg: DictConfig) -> dict:
+    """`{"device": "cuda:k"}` for a worker of a node with `gpus` GPUs (k = shard mod gpus), else nothing.
+
+    The device is a property of the worker, not of the run: it is not part of the run identity,
+    so shards on different GPUs merge.
+    """
+    gpus = cfg.get("gpus")
+    if gpus is None:
+        return {}
+    if not isinstance(gpus, int) or isinstance(gpus, bool) or gpus < 1:
+        raise ValueError(f"gpus must be null or a positive integer (GPUs on this node); got {gpus!r}")
+    return {"device": f"cuda:{shard_of(cfg)[0] % gpus}"}
 
 
 def check_prediction(pred, n_queries: int, n_frames: int, video: str, tracker: str) -> Tracks:
@@ -279,14 +316,18 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     that cannot be written costs only itself. A dataset without videos raises NoVideosError.
     """
     out_dir = Path(out_dir)
-    tracker_name, tracker = build(cfg.tracker, "tracker")
-    dataset_name, dataset = build(cfg.dataset, "dataset")
+    shard, num_shards = shard_of(cfg)
+    tracker_name, tracker = build(cfg.tracker, "tracker", **worker_device(cfg))
+    dataset_name, full = build(cfg.dataset, "dataset")
     identity = identity_of(cfg)
-    write_run_file(out_dir, identity)
-    names = dataset.names
-    if not names:
+    all_names = full.names
+    if not all_names:
         raise NoVideosError(f"dataset '{dataset_name}' has no videos (dataset.path: "
                             f"{cfg.dataset.get('path', None)!r}); nothing to score")
+    dataset = sharded(full, shard, num_shards)
+    names = dataset.names
+    manifest = video_manifest(all_names)
+    write_run_file(out_dir, identity, shard=shard, num_shards=num_shards, manifest=manifest, videos=names)
     cache = None
     if cfg.cache_dir is not None:
         inputs = provenance(tracker, identity["tracker"]["config"], dataset, identity["dataset"]["config"])
@@ -294,8 +335,10 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     rec, rec3d = _open_recordings(cfg.output, out_dir)
     ok = False
     try:
+        columns = {**identity_columns(identity), "shard": shard, "num_shards": num_shards,
+                   "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
-                   cfg.scaling3d, cfg.cycle_metrics, rec3d, identity_columns(identity))
+                   cfg.scaling3d, cfg.cycle_metrics, rec3d, columns)
         rows = [job.process(index, name) for index, name in
                 enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
         # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the

@@ -41,12 +41,15 @@ def identity_columns(identity: dict) -> dict:
             "pointbench_version": identity["pointbench"]}
 
 
-def write_run_file(run_dir: Path, identity: dict) -> Path:
-    """Write `run.json` (run id and identity) into `run_dir`, atomically."""
+def write_run_file(run_dir: Path, identity: dict, shard: int = 0, num_shards: int = 1,
+                   manifest: dict | None = None, videos: list[str] | None = None) -> Path:
+    """Write `run.json` (run id, identity, shard, the dataset's video manifest and this run's videos)
+    into `run_dir`, atomically."""
     path = Path(run_dir) / RUN_FILE
+    record = {"run_id": run_id(identity), "identity": identity, "shard": shard, "num_shards": num_shards,
+              "manifest": manifest, "videos": None if videos is None else [str(v) for v in videos]}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"run_id": run_id(identity), "identity": identity}, indent=2, sort_keys=True,
-                                  default=str) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return path
 
 

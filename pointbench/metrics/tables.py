@@ -16,6 +16,9 @@ from pointbench.metrics.tapvid import METRIC_NAMES
 IDENTITY_COLUMNS = ("run_id", "video_key", "tracker_config", "dataset_config", "scoring_config",
                     "pointbench_version")
 
+#: The shard of a row's run, how many videos the whole dataset has, and the hash of their names.
+SHARD_COLUMNS = ("shard", "num_shards", "dataset_videos", "manifest_hash")
+
 #: TAPVid-3D columns, filled where the ground truth and the prediction have 3D tracks.
 METRIC_NAMES_3D_SHOWN = ("AJ3D", "APD3D", "OA3D")
 ALL_METRICS = METRIC_NAMES + METRIC_NAMES_3D_SHOWN
@@ -28,6 +31,8 @@ VIDEO_COLUMNS = (
     + CYCLE_COLUMNS + ("cycle_seconds", "tracker_runs")
     # The run's identity (see pointbench.identity) and the video's file name in predictions/ and the cache.
     + IDENTITY_COLUMNS
+    # Which part of the dataset the row's run held: its shard, and the video set it was drawn from.
+    + SHARD_COLUMNS
 )
 SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
                    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS
