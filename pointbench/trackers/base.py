@@ -22,6 +22,8 @@ class Tracker(abc.ABC):
     #: Top-level Python packages (upstream model code) whose version and source decide this
     #: tracker's predictions: they enter the prediction cache key (see pointbench.provenance).
     upstream_packages: tuple[str, ...] = ()
+    #: False for trackers that never move a point (pointbench-check skips the motion checks for them).
+    follows_motion: bool = True
 
     @abc.abstractmethod
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
