@@ -21,6 +21,8 @@ from pointbench import __version__
 
 #: Dataset keys that select a part of the videos, not what the videos are (see the scaling section of DESIGN.md).
 SHARD_KEYS = ("shard", "num_shards")
+#: Config keys that describe a plugin rather than configure it (not passed to it, not part of the identity).
+METADATA_KEYS = ("license",)
 #: Top-level options that change scores (not predictions): part of the identity.
 SCORING_KEYS = ("scaling3d", "cycle_metrics")
 
@@ -35,7 +37,7 @@ def stable_hash(value, length: int = 16) -> str:
 
 
 def _params(config: Mapping, drop: Sequence[str] = ()) -> dict:
-    return {k: v for k, v in dict(config).items() if k != "name" and k not in drop}
+    return {k: v for k, v in dict(config).items() if k != "name" and k not in drop and k not in METADATA_KEYS}
 
 
 def run_identity(tracker_name: str, tracker_config: Mapping, dataset_name: str, dataset_config: Mapping,

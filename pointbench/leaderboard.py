@@ -165,7 +165,12 @@ def to_markdown(table: pd.DataFrame) -> str:
         shown.insert(4, "AJ_ci", [f"{100 * lo:.1f}–{100 * hi:.1f}" if np.isfinite(lo) else ""
                                   for lo, hi in zip(table["AJ_ci_low"], table["AJ_ci_high"])])
         header.insert(4, "AJ 95% CI")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
+    aligns = ["---"] * 2 + ["---:"] * (len(header) - 2)
+    if "license" in table and table["license"].notna().any():
+        shown["license"] = table["license"].fillna("").astype(str)
+        header.append("licence")
+        aligns.append("---")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
     if "video_set" in table:
         lines += [""] + [f"- {note}" for note in coverage_notes(table)]

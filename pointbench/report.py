@@ -400,13 +400,15 @@ def _html_table(header: list[str], rows: list[tuple[str, list[tuple[str, bool]]]
 
 def _leaderboard_html(table: pd.DataFrame) -> str:
     header = ["tracker", "dataset", "videos", "AJ", "95% CI", "δ_avg", "95% CI", "OA", "95% CI", "<1 px", "<4 px",
-              "fps"]
+              "fps", "licence"]
     rows = [("", [(str(r.tracker), False), (str(r.dataset), False), (f"{r.videos_scored}/{r.videos}", True),
                   (_pct(r.AJ), True), (_interval(r.AJ_ci_low, r.AJ_ci_high), True),
                   (_pct(r.delta_avg), True), (_interval(r.delta_avg_ci_low, r.delta_avg_ci_high), True),
                   (_pct(r.OA), True), (_interval(r.OA_ci_low, r.OA_ci_high), True),
                   (_pct(r.pts_within_1), True), (_pct(r.pts_within_4), True),
-                  (f"{r.fps:.1f}" if pd.notna(r.fps) else "–", True)]) for r in table.itertuples()]
+                  (f"{r.fps:.1f}" if pd.notna(r.fps) else "–", True),
+                  (str(r.license) if pd.notna(getattr(r, "license", None)) else "–", False)])
+            for r in table.itertuples()]
     return _html_table(header, rows)
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from pointbench.cache import PredictionCache
 from pointbench.datasets.base import ShardView
 from pointbench.identity import (
-    SHARD_KEYS, overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest,
+    METADATA_KEYS, SHARD_KEYS, overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest,
 )
 from pointbench.io import encode_name, save_predictions, write_csv
 from pointbench.geometry import lift, world_to_camera
@@ -60,11 +60,24 @@ def build(node: DictConfig, kind: str, **overrides):
     if "name" not in params or "_target_" not in params:
         raise ValueError(f"{kind} config must have 'name' and '_target_' keys; got {sorted(params)}")
     name = params.pop("name")
+    for key in METADATA_KEYS:
+        params.pop(key, None)
     if kind == "dataset":
         for key in SHARD_KEYS:
             params.pop(key, None)
     params.update({k: v for k, v in overrides.items() if k in params})
     return name, instantiate(params, _convert_="all")
+
+
+def license_text(node: DictConfig) -> str | None:
+    """A plugin config's `license: {code, weights}` as one line (`code Apache-2.0; weights CC-BY-4.0`), or None."""
+    value = node.get("license")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    parts = {k: v for k, v in OmegaConf.to_container(value, resolve=True).items() if v}
+    return "; ".join(f"{k} {v}" for k, v in parts.items()) or None
 
 
 def shard_of(cfg: DictConfig) -> tuple[int, int]:
@@ -335,7 +348,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     rec, rec3d = _open_recordings(cfg.output, out_dir)
     ok = False
     try:
-        columns = {**identity_columns(identity), "shard": shard, "num_shards": num_shards,
+        columns = {**identity_columns(identity), "license": license_text(cfg.tracker), "shard": shard,
+                   "num_shards": num_shards,
                    "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
                    cfg.scaling3d, cfg.cycle_metrics, rec3d, columns)

@@ -14,7 +14,7 @@ from pointbench.metrics.tapvid import METRIC_NAMES
 
 #: Columns that identify the run and the video of a row.
 IDENTITY_COLUMNS = ("run_id", "video_key", "tracker_config", "dataset_config", "scoring_config",
-                    "pointbench_version")
+                    "pointbench_version", "license")
 
 #: The shard of a row's run, how many videos the whole dataset has, and the hash of their names.
 SHARD_COLUMNS = ("shard", "num_shards", "dataset_videos", "manifest_hash")
@@ -36,7 +36,7 @@ VIDEO_COLUMNS = (
 )
 SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
                    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS
-                   + ("run_id", "variant", "dataset_variant"))
+                   + ("run_id", "variant", "dataset_variant", "license"))
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
 STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
@@ -61,7 +61,7 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         row = {"tracker": first["tracker"], "dataset": first["dataset"], "videos": len(group),
                "videos_scored": len(scored), "run_id": first.get("run_id"),
                "variant": first.get("variant", first["tracker"]),
-               "dataset_variant": first.get("dataset_variant", first["dataset"])}
+               "dataset_variant": first.get("dataset_variant", first["dataset"]), "license": first.get("license")}
         row.update({m: scored[m].mean() if len(scored) else np.nan for m in ALL_METRICS})  # 3D: where scored
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
