@@ -25,7 +25,7 @@ import pandas as pd
 from pointbench.identity import video_key
 from pointbench.io import atomic_path, write_csv
 from pointbench.metrics.stats import bootstrap_ci, paired_test
-from pointbench.metrics.tables import STATUS_OK, format_summary, summarize
+from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize
 from pointbench.runs import PER_VIDEO, RunDirError, find_run_dirs, merge_runs
 
 log = logging.getLogger("pointbench")
@@ -36,6 +36,10 @@ _MD_COLUMNS = ("variant", "dataset_variant", "videos_scored", "AJ", "delta_avg",
 #: Metrics that get a confidence interval (`<metric>_ci_low`, `<metric>_ci_high`) and pairwise tests.
 CI_METRICS = ("AJ", "delta_avg", "OA")
 CI_COLUMNS = tuple(f"{m}_ci_{end}" for m in CI_METRICS for end in ("low", "high"))
+#: Ground-truth-free scores that get an interval too (videos without ground truth; see metrics.cycle).
+GT_FREE_CI_METRICS = ("cycle_median_px", "cycle_within_4", "survival")
+GT_FREE_CAVEAT = ("Ground-truth-free scores measure consistency, not accuracy: a tracker that returns to where it "
+                  "started (cycle) or keeps points visible (survival) can still be wrong in between.")
 PAIRWISE_COLUMNS = ("dataset", "dataset_variant", "tracker_a", "tracker_b", "variant_a", "variant_b", "run_id_a",
                     "run_id_b", "metric", "n_videos", "mean_diff", "ci_low", "ci_high", "p_value", "significant")
 DEFAULT_RESAMPLES = 10000
@@ -68,13 +72,12 @@ def leaderboard(per_video: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES) -
     # Videos in the order of their keys: intervals do not depend on the order runs or shards finished.
     groups = {rid: rows.sort_values("video_key", kind="stable")
               for rid, rows in _scored(per_video).groupby("run_id", sort=False)}
+    ran = {rid: rows.sort_values("video_key", kind="stable")
+           for rid, rows in per_video[per_video["status"] != STATUS_ERROR].groupby("run_id", sort=False)}
+    for metric in GT_FREE_CI_METRICS:  # over the videos that have the score (those that ran the cycle)
+        _add_interval(table, metric, ran, n_resamples)
     for metric in CI_METRICS:
-        bounds = []
-        for rid in table["run_id"]:
-            values = groups[rid][metric].dropna() if rid in groups else ()
-            bounds.append(bootstrap_ci(values, n_resamples) if len(values) else (np.nan, np.nan))
-        table[f"{metric}_ci_low"] = [low for low, _ in bounds]
-        table[f"{metric}_ci_high"] = [high for _, high in bounds]
+        _add_interval(table, metric, groups, n_resamples)
     return table.sort_values(["dataset_variant", "AJ"], ascending=[True, False],
                              na_position="last").reset_index(drop=True)
 
@@ -125,6 +128,15 @@ def coverage_notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _add_interval(table: pd.DataFrame, metric: str, groups: dict, n_resamples: int) -> None:
+    bounds = []
+    for rid in table["run_id"]:
+        values = groups[rid][metric].dropna() if rid in groups else ()
+        bounds.append(bootstrap_ci(values, n_resamples) if len(values) else (np.nan, np.nan))
+    table[f"{metric}_ci_low"] = [low for low, _ in bounds]
+    table[f"{metric}_ci_high"] = [high for _, high in bounds]
+
+
 def pairwise(per_video: pd.DataFrame, table: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES,
              alpha: float = ALPHA) -> pd.DataFrame:
     """For each dataset variant, every two runs (trackers, or variants of one tracker) compared on
@@ -156,10 +168,11 @@ def pairwise(per_video: pd.DataFrame, table: pd.DataFrame, n_resamples: int = DE
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub Markdown table of the leaderboard, metrics ×100, with the AJ interval when known."""
     shown = table[list(_MD_COLUMNS)].copy()
+    number = lambda v: f"{v:.1f}" if np.isfinite(v) else "–"  # noqa: E731
     for column in ("AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4"):
-        shown[column] = (100 * shown[column]).map("{:.1f}".format)
-    shown["seconds"] = shown["seconds"].map("{:.1f}".format)
-    shown["fps"] = shown["fps"].map("{:.1f}".format)
+        shown[column] = (100 * shown[column]).map(number)
+    shown["seconds"] = shown["seconds"].map(number)
+    shown["fps"] = shown["fps"].map(number)
     header = ["tracker", "dataset", "videos", "AJ", "δ_avg", "OA", "<1 px", "<4 px", "seconds", "fps"]
     if "AJ_ci_low" in table:
         shown.insert(4, "AJ_ci", [f"{100 * lo:.1f}–{100 * hi:.1f}" if np.isfinite(lo) else ""
@@ -172,9 +185,25 @@ def to_markdown(table: pd.DataFrame) -> str:
         aligns.append("---")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
+    if "cycle_median_px" in table and table["cycle_median_px"].notna().any():
+        lines += ["", "Ground-truth-free scores (videos without ground truth; 95% bootstrap intervals):", "",
+                  "| tracker | dataset | videos | cycle median px | cycle <4 px | survival |", "|---|---|---:|---:|---:|---:|"]
+        for row in table[table["cycle_median_px"].notna() | table["survival"].notna()].itertuples():
+            lines.append(f"| {row.variant} | {row.dataset_variant} | {row.videos_ran} | "
+                         f"{_value_ci(row, 'cycle_median_px', 1)} | {_value_ci(row, 'cycle_within_4', 100)} | "
+                         f"{_value_ci(row, 'survival', 100)} |")
+        lines += ["", GT_FREE_CAVEAT]
     if "video_set" in table:
         lines += [""] + [f"- {note}" for note in coverage_notes(table)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _value_ci(row, metric: str, scale: float) -> str:
+    value, low, high = (getattr(row, f"{metric}{end}", np.nan) for end in ("", "_ci_low", "_ci_high"))
+    if not np.isfinite(value):
+        return "–"
+    interval = f" [{scale * low:.1f}, {scale * high:.1f}]" if np.isfinite(low) else ""
+    return f"{scale * value:.1f}{interval}"
 
 
 def write_leaderboard(run_dirs: list[Path], out_dir: Path,

@@ -26,7 +26,7 @@ import pandas as pd
 
 from pointbench.io import atomic_path, load_predictions
 from pointbench.leaderboard import (
-    ALPHA, DEFAULT_RESAMPLES, default_out_dir, finished_runs_or_exit, leaderboard, pairwise, positive_int,
+    ALPHA, DEFAULT_RESAMPLES, GT_FREE_CAVEAT, default_out_dir, finished_runs_or_exit, leaderboard, pairwise, positive_int,
 )
 from pointbench.runs import RunDirError, merge_runs
 from pointbench.metrics.tables import STATUS_OK
@@ -286,20 +286,29 @@ def _threshold_figure(figure, style: _Style, curves: pd.DataFrame):
     return fig
 
 
+def _headline(table: pd.DataFrame) -> tuple[str, str]:
+    """The score the figures plot: AJ where any row has one, else the ground-truth-free cycle score."""
+    if table["AJ"].notna().any() or "cycle_within_4" not in table or table["cycle_within_4"].isna().all():
+        return "AJ", "AJ (%)"
+    return "cycle_within_4", "cycle returns within 4 px (%), no ground truth"
+
+
 def _speed_figure(figure, style: _Style, table: pd.DataFrame):
     fig = figure()
     ax = fig.subplots()
-    shown = table[np.isfinite(table["fps"]) & (table["fps"] > 0) & np.isfinite(table["AJ"])]
+    metric, label = _headline(table)
+    shown = table[np.isfinite(table["fps"]) & (table["fps"] > 0) & np.isfinite(table[metric])]
     for row in shown.itertuples():
-        aj = 100 * row.AJ
-        error = [[aj - 100 * row.AJ_ci_low], [100 * row.AJ_ci_high - aj]] if np.isfinite(row.AJ_ci_low) else None
-        ax.errorbar(row.fps, aj, yerr=error, fmt=style.markers[row.dataset], color=style.colours[row.tracker],
+        value = 100 * getattr(row, metric)
+        low, high = getattr(row, f"{metric}_ci_low", np.nan), getattr(row, f"{metric}_ci_high", np.nan)
+        error = [[value - 100 * low], [100 * high - value]] if np.isfinite(low) else None
+        ax.errorbar(row.fps, value, yerr=error, fmt=style.markers[row.dataset], color=style.colours[row.tracker],
                     capsize=4, ms=7)
-        ax.annotate(style.label(row.tracker, row.dataset), (row.fps, aj), textcoords="offset points",
+        ax.annotate(style.label(row.tracker, row.dataset), (row.fps, value), textcoords="offset points",
                     xytext=(7, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("frames per second (tracking only)")
-    ax.set_ylabel("AJ (%) with 95% CI")
+    ax.set_ylabel(f"{label} with 95% CI")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     if len(shown):
@@ -311,7 +320,8 @@ def _speed_figure(figure, style: _Style, table: pd.DataFrame):
 def _per_video_figure(figure, style: _Style, per_video: pd.DataFrame, table: pd.DataFrame):
     from matplotlib import colormaps
 
-    scored = per_video[per_video["status"] == STATUS_OK]
+    metric, label = _headline(table)
+    scored = per_video[per_video["status"] == STATUS_OK] if metric == "AJ" else per_video[per_video[metric].notna()]
     columns = list(zip(table["tracker"], table["dataset"]))
     rows = list(dict.fromkeys(zip(per_video["dataset"], per_video["video"])))
     values = np.full((len(rows), len(columns)), np.nan)
@@ -319,7 +329,7 @@ def _per_video_figure(figure, style: _Style, per_video: pd.DataFrame, table: pd.
     column_index = {c: j for j, c in enumerate(columns)}
     for r in scored.itertuples():
         if (r.tracker, r.dataset) in column_index:
-            values[row_index[(r.dataset, r.video)], column_index[(r.tracker, r.dataset)]] = 100 * r.AJ
+            values[row_index[(r.dataset, r.video)], column_index[(r.tracker, r.dataset)]] = 100 * getattr(r, metric)
     fig = figure(max(4.0, min(8.0, 2.5 + 0.9 * len(columns))), float(np.clip(1.3 + 0.22 * len(rows), 4, 14)))
     ax = fig.subplots()
     image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", vmin=0, vmax=100, interpolation="nearest",
@@ -332,8 +342,8 @@ def _per_video_figure(figure, style: _Style, per_video: pd.DataFrame, table: pd.
             if np.isfinite(value):
                 ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
                         color="black" if value > 60 else "white")
-    fig.colorbar(image, ax=ax, label="AJ (%)", shrink=0.8)
-    ax.set_title("AJ per video (grey: not scored)", fontsize=10)
+    fig.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ax.set_title(f"{label.split(' (')[0]} per video (grey: not scored)", fontsize=10)
     return fig
 
 
@@ -412,6 +422,25 @@ def _leaderboard_html(table: pd.DataFrame) -> str:
     return _html_table(header, rows)
 
 
+def _gt_free_html(table: pd.DataFrame) -> str:
+    """The ground-truth-free scores with their intervals, for rows that have them ('' when none)."""
+    rows_with = table[table["cycle_median_px"].notna() | table["survival"].notna()]
+    if not len(rows_with):
+        return ""
+    px = lambda v: f"{v:.2f}" if pd.notna(v) else "–"  # noqa: E731
+    rows = [("", [(str(r.tracker), False), (str(r.dataset), False), (str(r.videos_ran), True),
+                  (px(r.cycle_median_px), True),
+                  (f"[{px(r.cycle_median_px_ci_low)}, {px(r.cycle_median_px_ci_high)}]"
+                   if pd.notna(r.cycle_median_px_ci_low) else "–", True),
+                  (_pct(r.cycle_within_4), True), (_interval(r.cycle_within_4_ci_low, r.cycle_within_4_ci_high), True),
+                  (_pct(r.survival), True), (_interval(r.survival_ci_low, r.survival_ci_high), True)])
+            for r in rows_with.itertuples()]
+    header = ["tracker", "dataset", "videos", "cycle median px", "95% CI", "cycle <4 px", "95% CI", "survival",
+              "95% CI"]
+    return (f"<h3>Ground-truth-free scores</h3>{_html_table(header, rows)}"
+            f"<p class=note>{html.escape(GT_FREE_CAVEAT)}</p>")
+
+
 def _pairwise_html(pairs: pd.DataFrame) -> str:
     header = ["dataset", "A", "B", "metric", "videos", "A − B", "95% CI", "p", "verdict"]
     rows = []
@@ -450,8 +479,10 @@ _CAPTIONS = {
     "thresholds": "Accuracy at every threshold δ (pixels at 256×256), re-scored from the prediction files: pooled "
                   "per video as TAP-Vid pools, then the mean over videos. Dots: δ = 1, 2, 4, 8, 16, the values "
                   "behind δ_avg and AJ.",
-    "speed": "AJ against tracking speed; error bars: the 95% bootstrap interval of the AJ over videos.",
-    "per_video": "AJ of every tracker on every video: a mean can hide a tracker that fails on a few videos.",
+    "speed": "AJ (without ground truth: the cycle score) against tracking speed; error bars: the 95% bootstrap "
+             "interval over videos.",
+    "per_video": "AJ (without ground truth: the cycle score) of every tracker on every video: a mean can hide a "
+                 "tracker that fails on a few videos.",
     "distance": "δ_avg against the distance in frames from the query frame (mean over videos with points at "
                 "that distance): how fast a tracker drifts.",
     "reappearance": f"δ_avg of points on their first {REAPPEAR_FRAMES} visible frames after an occlusion, "
@@ -471,7 +502,7 @@ def _page(style, table, pairs, reappearance, figures: dict[str, bytes], notes, s
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pointbench report</title>"
              f"<style>{_CSS}</style></head><body><h1>pointbench report</h1>",
              f"<p>{len(sources)} run(s); {n_resamples} bootstrap/permutation resamples, seed 0.</p>",
-             "<h2>Leaderboard</h2>", _leaderboard_html(table),
+             "<h2>Leaderboard</h2>", _leaderboard_html(table), _gt_free_html(table),
              "<h2>Pairwise comparisons</h2>", _pairwise_html(pairs) if len(pairs) else "<p>Only one tracker.</p>",
              _HOW_TO_READ, "<h2>Figures</h2>"]
     for name, png in figures.items():

@@ -18,22 +18,16 @@ import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from pointbench.building import build, license_text, shard_of, sharded, worker_device
 from pointbench.cache import PredictionCache
-from pointbench.datasets.base import ShardView
-from pointbench.identity import (
-    METADATA_KEYS, SHARD_KEYS, overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest,
-)
+from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest
 from pointbench.io import encode_name, save_predictions, write_csv
-from pointbench.geometry import lift, world_to_camera
-from pointbench.metrics import tapvid3d_metrics, tapvid_metrics
+from pointbench.metrics.scoring import score, score3d, with_3d
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
-from pointbench.metrics.tables import (
-    METRIC_NAMES_3D_SHOWN, STATUS_ERROR, STATUS_OK, STATUS_UNSCORED, format_summary, summarize, video_table,
-)
+from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize, video_table
 from pointbench.profiling import Cost, measure
 from pointbench.provenance import provenance
 from pointbench.registry import discover
@@ -50,62 +44,6 @@ OmegaConf.register_new_resolver("pb.dirname", overrides_dirname, replace=True)
 OmegaConf.register_new_resolver("pb.unique", unique_dir, use_cache=True, replace=True)
 
 
-def build(node: DictConfig, kind: str, **overrides):
-    """Instantiate a `tracker` or `dataset` config group node: returns (name, object).
-
-    A dataset's shard keys (`shard`, `num_shards`) select videos (see `sharded`), so they are not
-    passed to its class; `overrides` replace parameters the node has (e.g. a worker's `device`).
-    """
-    params = OmegaConf.to_container(node, resolve=True)
-    if "name" not in params or "_target_" not in params:
-        raise ValueError(f"{kind} config must have 'name' and '_target_' keys; got {sorted(params)}")
-    name = params.pop("name")
-    for key in METADATA_KEYS:
-        params.pop(key, None)
-    if kind == "dataset":
-        for key in SHARD_KEYS:
-            params.pop(key, None)
-    params.update({k: v for k, v in overrides.items() if k in params})
-    return name, instantiate(params, _convert_="all")
-
-
-def license_text(node: DictConfig) -> str | None:
-    """A plugin config's `license: {code, weights}` as one line (`code Apache-2.0; weights CC-BY-4.0`), or None."""
-    value = node.get("license")
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    parts = {k: v for k, v in OmegaConf.to_container(value, resolve=True).items() if v}
-    return "; ".join(f"{k} {v}" for k, v in parts.items()) or None
-
-
-def shard_of(cfg: DictConfig) -> tuple[int, int]:
-    """(shard, num_shards) of the run's dataset config (defaults: the one shard)."""
-    return int(cfg.dataset.get("shard", 0)), int(cfg.dataset.get("num_shards", 1))
-
-
-def sharded(dataset, shard: int, num_shards: int):
-    """The videos of shard `shard` of `num_shards` (through the base class, or a view of any dataset)."""
-    if num_shards == 1 and shard == 0:
-        return dataset
-    return dataset.shard(shard, num_shards) if hasattr(dataset, "shard") else ShardView(dataset, shard, num_shards)
-
-
-def worker_device(cfg: DictConfig) -> dict:
-    """`{"device": "cuda:k"}` for a worker of a node with `gpus` GPUs (k = shard mod gpus), else nothing.
-
-    The device is a property of the worker, not of the run: it is not part of the run identity,
-    so shards on different GPUs merge.
-    """
-    gpus = cfg.get("gpus")
-    if gpus is None:
-        return {}
-    if not isinstance(gpus, int) or isinstance(gpus, bool) or gpus < 1:
-        raise ValueError(f"gpus must be null or a positive integer (GPUs on this node); got {gpus!r}")
-    return {"device": f"cuda:{shard_of(cfg)[0] % gpus}"}
-
-
 def check_prediction(pred, n_queries: int, n_frames: int, video: str, tracker: str) -> Tracks:
     """Raise unless `pred` holds a position and visibility for every query at every frame."""
     if not isinstance(pred, Tracks):
@@ -116,17 +54,6 @@ def check_prediction(pred, n_queries: int, n_frames: int, video: str, tracker: s
     return pred
 
 
-def score(video: Annotations, pred: Tracks, query_mode: str) -> dict:
-    """TAP-Vid metrics and a status for one video (unscored without ground truth or visible points)."""
-    if video.gt is None:
-        return {"status": STATUS_UNSCORED, "error": "no ground truth"}
-    metrics = tapvid_metrics(video.gt.xy, video.gt.visible, pred.xy, pred.visible,
-                             video.queries[:, 0], query_mode, video.image_size)
-    if metrics.pop("n_scored_points") == 0:
-        return {"status": STATUS_UNSCORED, "error": "no visible ground-truth point to score"}
-    return {**metrics, "status": STATUS_OK}
-
-
 def _ground_truth_arrays(video: Annotations, query_mode: str) -> dict:
     """What a predictions file carries besides the predictions, so it can be re-scored on its own."""
     extra = {"image_size": np.array(video.image_size), "query_mode": np.array(query_mode)}
@@ -135,37 +62,34 @@ def _ground_truth_arrays(video: Annotations, query_mode: str) -> dict:
     return extra
 
 
-def with_3d(video: Annotations, pred: Tracks) -> Tracks:
-    """The prediction with camera-frame `xyz`: the tracker's own, or its 2D tracks lifted with the
-    video's depth and intrinsics where it has them (points not lifted are NaN)."""
-    if pred.xyz is not None or video.depth is None or video.intrinsics is None:
-        return pred
-    xyz, _, _ = lift(pred.xy, pred.visible, video.depth, video.intrinsics)
-    return Tracks(xy=pred.xy, visible=pred.visible, confidence=pred.confidence, xyz=xyz, xyz_frame="camera")
+#: A query frame whose pixels vary less than this (standard deviation, 0-255) is blank for tracking.
+BLANK_FRAME_STD = 2.0
 
 
-def score3d(video: Annotations, pred: Tracks, scaling: str = "median") -> dict:
-    """TAPVid-3D metrics where the ground truth and the prediction have 3D tracks; else nothing.
+def warn_blank_query_frames(frames: np.ndarray, queries: np.ndarray, video: str) -> list[int]:
+    """Warn about (and return) the query frames that are blank or nearly constant (a fade-in, a black
+    frame): nothing can be tracked from them, and the cycle scores of their queries mean little."""
+    blank = []
+    for t in np.unique(queries[:, 0].astype(np.int64)):
+        std = float(frames[t].std())
+        if std < BLANK_FRAME_STD:
+            blank.append(int(t))
+            log.warning("%s: query frame %d is blank or nearly constant (pixel std %.2f): its %d queries cannot "
+                        "be tracked from it (choose another query frame)", printable(video), t, std,
+                        int((queries[:, 0] == t).sum()))
+    return blank
 
-    A prediction is visible in 3D where it is visible and has a position (lifting can fail).
-    """
-    gt, k = video.gt, video.intrinsics
-    if gt is None or gt.xyz is None or pred.xyz is None or k is None:
-        return {}
 
-    def in_camera(tracks: Tracks) -> np.ndarray:
-        if tracks.xyz_frame == "camera":
-            return tracks.xyz
-        if video.extrinsics is None:
-            raise ValueError(f"video '{video.name}': world-frame xyz needs extrinsics to be scored in 3D")
-        return world_to_camera(tracks.xyz, video.extrinsics)
-
-    pred_xyz = in_camera(pred)
-    pred_visible = pred.visible & np.isfinite(pred_xyz).all(axis=-1)
-    fx_fy_cx_cy = np.stack([k[:, 0, 0], k[:, 1, 1], k[:, 0, 2], k[:, 1, 2]], axis=1)
-    metrics = tapvid3d_metrics(in_camera(gt), gt.visible, pred_xyz, pred_visible, fx_fy_cx_cy,
-                               video.image_size, video.queries[:, 0], scaling)
-    return {name: metrics[name] for name in METRIC_NAMES_3D_SHOWN}
+def _scores_line(row: dict) -> str:
+    """What a video's log line says: its TAP-Vid scores, else its ground-truth-free ones and why."""
+    if row["status"] == STATUS_OK:
+        return f"ok AJ={100 * row['AJ']:.1f} OA={100 * row['OA']:.1f}"
+    parts = [f"{row['status']} ({row.get('note', '')})"]
+    if np.isfinite(row.get("cycle_median_px", np.nan)):
+        parts.append(f"cycle median {row['cycle_median_px']:.2f} px, within 4 px {100 * row['cycle_within_4']:.1f}%")
+    if np.isfinite(row.get("survival", np.nan)):
+        parts.append(f"survival {100 * row['survival']:.1f}%")
+    return "; ".join(parts)
 
 
 @dataclass
@@ -210,6 +134,8 @@ class _Job:
             tracks, cost, entry = cached
             return check_prediction(tracks, len(queries), n_frames, key, self.tracker_name), cost, entry
         sample = load_sample()  # loaded before the clock starts: `seconds` is tracking time only
+        if kind == "tracks":
+            warn_blank_query_frames(sample.frames, queries, key)
         geometry = {}
         if getattr(self.tracker, "accepts_geometry", False):
             geometry = {k: v for k in ("depth", "intrinsics", "extrinsics") if (v := getattr(sample, k)) is not None}
@@ -277,9 +203,8 @@ class _Job:
             if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
                 scene = self.dataset.scene(index) if hasattr(self.dataset, "scene") else None
                 log_3d_video(self.recording3d, name, sample, sample.gt, {self.tracker_name: pred}, scene=scene)
-            log.info("%s: %s%s AJ=%.1f OA=%.1f (%.2f s tracking)", printable(name),
-                     f"cached ({entry}), " if entry is not None else "", row["status"], 100 * row.get("AJ", np.nan),
-                     100 * row.get("OA", np.nan), cost.seconds)
+            log.info("%s: %s%s (%.2f s tracking)", printable(name),
+                     f"cached ({entry}), " if entry is not None else "", _scores_line(row), cost.seconds)
         except Exception as error:  # one broken video never loses the results of the others
             row.update(status=STATUS_ERROR, error=printable(f"{type(error).__name__}: {error}"))
             log.error("%s: %s", printable(name), row["error"])

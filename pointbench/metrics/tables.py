@@ -26,7 +26,7 @@ ALL_METRICS = METRIC_NAMES + METRIC_NAMES_3D_SHOWN
 VIDEO_COLUMNS = (
     ("tracker", "dataset", "video", "n_frames", "n_queries")
     + ALL_METRICS
-    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error")
+    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error", "note")
     # Ground-truth-free scores: the tracker ran a second time (`tracker_runs` = 2) for the cycle.
     + CYCLE_COLUMNS + ("cycle_seconds", "tracker_runs")
     # The run's identity (see pointbench.identity) and the video's file name in predictions/ and the cache.
@@ -36,7 +36,7 @@ VIDEO_COLUMNS = (
 )
 SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
                    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS
-                   + ("run_id", "variant", "dataset_variant", "license"))
+                   + ("run_id", "variant", "dataset_variant", "license", "videos_ran"))
 
 #: `status` values: scored; ran but nothing to score (no visible ground truth after its query); failed.
 STATUS_OK, STATUS_UNSCORED, STATUS_ERROR = "ok", "unscored", "error"
@@ -71,18 +71,26 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         row.update({c: cycled[c].mean() if len(cycled) else np.nan for c in CYCLE_COLUMNS if c != "survival"})
         row["cycle_n"] = cycled["cycle_n"].sum() if len(cycled) else np.nan
         row["survival"] = ran["survival"].mean() if ran["survival"].notna().any() else np.nan
+        row["videos_ran"] = len(ran)
         rows.append(row)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """The summary as printed: metrics ×100 with one decimal, like papers (3D columns where scored)."""
+    """The summary as printed: metrics ×100 with one decimal, like papers (3D and ground-truth-free
+    columns where a row has them; `–` where a row has no value). `videos` counts scored videos; when
+    some videos ran without ground truth to score, `unscored` counts those."""
     metrics = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"]
-    metrics += [m for m in METRIC_NAMES_3D_SHOWN + ("cycle_median_px", "cycle_within_4", "survival")
-                if summary[m].notna().any()]
-    shown = summary[["variant", "dataset_variant", "videos_scored", *metrics, "fps"]].copy()
+    gt_free = ("cycle_median_px", "cycle_within_4", "survival")
+    metrics += [m for m in METRIC_NAMES_3D_SHOWN + gt_free if summary[m].notna().any()]
+    columns = ["variant", "dataset_variant", "videos_scored"]
+    unscored = summary["videos_ran"] - summary["videos_scored"] if "videos_ran" in summary else None
+    shown = summary[[*columns, *metrics, "fps"]].copy()
+    if unscored is not None and (unscored > 0).any():
+        shown.insert(3, "unscored", unscored)
     for column in metrics:
-        shown[column] = (shown[column] * (1 if column == "cycle_median_px" else 100)).round(1)
-    shown["fps"] = shown["fps"].round(1)
+        values = shown[column] * (1 if column == "cycle_median_px" else 100)
+        shown[column] = [f"{v:.1f}" if np.isfinite(v) else "–" for v in values]
+    shown["fps"] = [f"{v:.1f}" if np.isfinite(v) else "–" for v in shown["fps"]]
     return shown.rename(columns={"variant": "tracker", "dataset_variant": "dataset", "videos_scored": "videos",
                                  "delta_avg": "δ_avg"}).to_string(index=False)
