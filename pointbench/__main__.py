@@ -1,3 +1,3 @@
-from pointbench.runner import main
+from pointbench.cli import main
 
 main()

@@ -20,15 +20,15 @@ from pathlib import Path
 
 from pointbench.io import decode_name, load_predictions
 from pointbench.leaderboard import default_out_dir, finished_runs_or_exit
-from pointbench.metrics import tapvid_metrics_per_frame
+from pointbench.metrics.scoring import FRAME_SCORES, frame_scores
 from pointbench.identity import dataset_id, printable, video_key
 from pointbench.runs import RunDirError, load_runs, rebuild_dataset, run_labels
 from pointbench.viz import RunRecording
 
 log = logging.getLogger("pointbench")
 
-#: Per-frame scores plotted under each video: fraction of visible points within 4 px (at 256×256), and OA.
-SCORES = {"within_4px": "pts_within_4", "OA": "OA"}
+#: Per-frame scores plotted under each video (see `pointbench.metrics.scoring.frame_scores`).
+SCORES = FRAME_SCORES
 
 
 def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, list[Path], dict]]]:
@@ -110,11 +110,7 @@ def build_comparison(run_dirs: list[Path], out: Path, *, jpeg_quality: int = 85,
                                     printable(video))
                         continue
                     tracks[tracker] = pred
-                    if sample.gt is not None:
-                        per_frame = tapvid_metrics_per_frame(
-                            sample.gt.xy, sample.gt.visible, pred.xy, pred.visible, sample.queries[:, 0],
-                            dataset.query_mode, sample.image_size)
-                        scores[tracker] = {name: per_frame[key] for name, key in SCORES.items()}
+                    scores.update(frame_scores(sample.annotations(), pred, dataset.query_mode, tracker))
                 if not tracks:
                     continue
                 name = video if len(groups) == 1 else f"{label}/{video}"

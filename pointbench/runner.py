@@ -20,12 +20,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from pointbench.building import build, license_text, shard_of, sharded, worker_device
 from pointbench.cache import PredictionCache
 from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest
 from pointbench.io import encode_name, save_predictions, write_csv
-from pointbench.metrics.scoring import score, score3d, with_3d
+from pointbench.metrics.scoring import frame_scores, score, score3d, with_3d
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
 from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize, video_table
 from pointbench.profiling import Cost, measure
@@ -34,6 +35,7 @@ from pointbench.registry import discover
 from pointbench.runs import identity_columns, write_run_file
 from pointbench.types import Annotations, Tracks
 from pointbench.viz import RunRecording
+from pointbench.viz.video import require_pyav
 from pointbench.viz.rerun_3d import Recording3D, log_3d_video
 
 log = logging.getLogger("pointbench")
@@ -78,6 +80,27 @@ def warn_blank_query_frames(frames: np.ndarray, queries: np.ndarray, video: str)
                         "be tracked from it (choose another query frame)", printable(video), t, std,
                         int((queries[:, 0] == t).sum()))
     return blank
+
+
+@contextlib.contextmanager
+def frame_progress(tracker, video: str):
+    """A progress bar within one video for trackers that report progress (see `Tracker.report_progress`)."""
+    if not hasattr(tracker, "report_progress"):
+        yield
+        return
+    bar = tqdm(desc=video, unit="step", leave=False, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    tracker.progress = update
+    try:
+        yield
+    finally:
+        tracker.progress = None
+        bar.close()
 
 
 def _scores_line(row: dict) -> str:
@@ -140,7 +163,8 @@ class _Job:
         if getattr(self.tracker, "accepts_geometry", False):
             geometry = {k: v for k in ("depth", "intrinsics", "extrinsics") if (v := getattr(sample, k)) is not None}
         try:
-            with measure() as cost:
+            with frame_progress(self.tracker, f"{printable(key)}{' (cycle)' if kind == 'cycle' else ''}"), \
+                    measure() as cost:
                 pred = self.tracker.track(sample.frames, queries, **geometry)
         except Exception as error:
             raise RuntimeError(f"tracker '{self.tracker_name}' failed on video '{printable(key)}': {error}") from error
@@ -154,6 +178,8 @@ class _Job:
         back_queries, index = cycle_queries(pred.xy, pred.visible, video.queries, image_size=video.image_size)
         row = {"survival": track_survival(pred.visible, video.queries), "tracker_runs": 2}
         if len(back_queries):
+            log.info("%s: cycle run: tracking %d points back from the last frame", printable(video.name),
+                     len(back_queries))
             back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle")
             row["cycle_seconds"] = cost.seconds
         else:
@@ -199,7 +225,8 @@ class _Job:
                 row.update(self.cycle(video, pred, load_sample))
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
-                                         skeleton=sample.skeleton)
+                                         skeleton=sample.skeleton, scores=frame_scores(
+                                             video, pred, self.dataset.query_mode, self.tracker_name))
             if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
                 scene = self.dataset.scene(index) if hasattr(self.dataset, "scene") else None
                 log_3d_video(self.recording3d, name, sample, sample.gt, {self.tracker_name: pred}, scene=scene)
@@ -226,8 +253,12 @@ class NoVideosError(RuntimeError):
 def _open_recordings(output: DictConfig, out_dir: Path) -> tuple[RunRecording | None, Recording3D | None]:
     if not output.rerun:
         return None, None
+    if output.frame_format != "jpeg":
+        require_pyav(f"output.frame_format={output.frame_format}")
+    # The comparison's layout: a tab per video, at most `max_points` tracks drawn, per-frame scores.
     return (RunRecording(out_dir / "tracks.rrd", jpeg_quality=output.jpeg_quality, trail_length=output.trail_length,
-                         frame_format=output.frame_format),
+                         frame_format=output.frame_format, layout="trackers",
+                         max_points=output.get("max_points", 200)),
             Recording3D(out_dir / "tracks3d.rrd", jpeg_quality=output.jpeg_quality, depth_stride=output.depth_stride))
 
 
@@ -278,8 +309,9 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                    "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
                    cfg.scaling3d, cfg.cycle_metrics, rec3d, columns)
-        rows = [job.process(index, name) for index, name in
-                enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
+        with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
+            rows = [job.process(index, name) for index, name in
+                    enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
         # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the
         # predictions into outputs of its own, after every video has run.
         if (combine := getattr(dataset, "combine_predictions", None)) is not None:
@@ -314,6 +346,9 @@ def main(cfg: DictConfig) -> int:
         return 1
     print(format_summary(result.summary))
     print(f"outputs: {out_dir}")
+    for recording in ("tracks.rrd", "tracks3d.rrd"):
+        if (out_dir / recording).exists():
+            print(f"recording: {out_dir / recording}  (open with: rerun {out_dir / recording})")
     failures = len(result.failures)
     if failures:
         names = ", ".join(result.failures["video"].astype(str))

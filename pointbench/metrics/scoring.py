@@ -9,7 +9,7 @@ import numpy as np
 
 from pointbench.geometry import lift, world_to_camera
 from pointbench.metrics.tables import METRIC_NAMES_3D_SHOWN, STATUS_OK, STATUS_UNSCORED
-from pointbench.metrics.tapvid import tapvid_metrics
+from pointbench.metrics.tapvid import tapvid_metrics, tapvid_metrics_per_frame
 from pointbench.metrics.tapvid3d import tapvid3d_metrics
 from pointbench.types import Annotations, Tracks
 
@@ -61,3 +61,17 @@ def score3d(video: Annotations, pred: Tracks, scaling: str = "median") -> dict:
     return {name: metrics[name] for name in METRIC_NAMES_3D_SHOWN}
 
 
+
+
+#: Per-frame scores shown under each video in the recordings: fraction of visible points within 4 px
+#: (at 256×256), and OA.
+FRAME_SCORES = {"within_4px": "pts_within_4", "OA": "OA"}
+
+
+def frame_scores(video: Annotations, pred: Tracks, query_mode: str, tracker: str) -> dict:
+    """`{tracker: {score: (T,) series}}` for the recording; empty without ground truth."""
+    if video.gt is None:
+        return {}
+    per_frame = tapvid_metrics_per_frame(video.gt.xy, video.gt.visible, pred.xy, pred.visible, video.queries[:, 0],
+                                         query_mode, video.image_size)
+    return {tracker: {name: per_frame[key] for name, key in FRAME_SCORES.items()}}

@@ -24,6 +24,13 @@ class Tracker(abc.ABC):
     upstream_packages: tuple[str, ...] = ()
     #: False for trackers that never move a point (pointbench-check skips the motion checks for them).
     follows_motion: bool = True
+    #: Set by the runner: `progress(steps_done, steps_total)`, called by trackers that report progress
+    #: within a video (frame pairs, windows) through `report_progress`.
+    progress = None
+
+    def report_progress(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
 
     @abc.abstractmethod
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:

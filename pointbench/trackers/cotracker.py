@@ -91,6 +91,7 @@ class CoTracker3(Tracker):
         clash = sorted(set(extra) & {"stride", "corr_radius", "window_len", "model_resolution"})
         if clash:
             raise ValueError(f"{o}: set {clash} as tracker keys, not inside 'model'")
+        ts.require(o, {"torch": ts.TORCH_INSTALL, "cotracker": COTRACKER_INSTALL})
 
         torch = self.torch = ts.import_torch(o)
         self.device = ts.resolve_device(torch, device, o)

@@ -103,7 +103,9 @@ class FlowChainTracker(Tracker):
         # needed again by the backward sweep: keep them while the budget allows.
         cache, cached_bytes = {}, 0
         current = queries[:, 1:3].astype(np.float64)
+        steps = (n_frames - 1 - first) + last
         for a in range(first, n_frames - 1):
+            self.report_progress(a - first, steps)
             forward, backward = self.flow(gray[a], gray[a + 1]), self.flow(gray[a + 1], gray[a])
             if a < last and cached_bytes + forward.nbytes + backward.nbytes <= self.max_cache_bytes:
                 cache[a] = (forward, backward)
@@ -113,6 +115,7 @@ class FlowChainTracker(Tracker):
         # Backward: pairs (a-1, a) from the latest query frame down to frame 0.
         current = queries[:, 1:3].astype(np.float64)
         for a in range(last, 0, -1):
+            self.report_progress(n_frames - 1 - first + last - a, steps)
             pair = cache.pop(a - 1, None)
             forward, backward = pair if pair is not None else (self.flow(gray[a - 1], gray[a]),
                                                                 self.flow(gray[a], gray[a - 1]))

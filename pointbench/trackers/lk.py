@@ -70,8 +70,9 @@ class LucasKanadeTracker(Tracker):
         n_frames = len(gray)
         current = queries[:, 1:3].astype(np.float32).copy()
         order = range(n_frames) if step == 1 else range(n_frames - 1, -1, -1)
-        for a in list(order)[:-1]:
+        for i, a in enumerate(list(order)[:-1]):
             b = a + step
+            self.report_progress(i + (0 if step == 1 else n_frames - 1), 2 * (n_frames - 1))
             idx = np.flatnonzero(query_frame <= a if step == 1 else query_frame >= a)
             if idx.size == 0:
                 continue

@@ -74,6 +74,8 @@ class Tapir(Tracker):
             raise ValueError(f"{o}: set 'online' instead of model.use_casual_conv")
         ts.check_precision(precision, o)
         ts.check_checkpoint(checkpoint, checkpoint_url, o)
+        ts.require(o, {"torch": ts.TORCH_INSTALL, "tapnet": TAPNET_INSTALL, "einshape": TAPNET_INSTALL,
+                       "tree": TAPNET_INSTALL})
 
         torch = self.torch = ts.import_torch(o)
         self.device = ts.resolve_device(torch, device, o)

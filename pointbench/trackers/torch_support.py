@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +27,23 @@ def import_upstream(module: str, owner: str, install: str):
     except ImportError as error:
         raise ImportError(f"{owner} needs the Python module '{module}', which cannot be imported ({error}). "
                           f"Install it with:\n    {install}") from error
+
+
+def require(owner: str, modules: dict[str, str]) -> None:
+    """ImportError naming every one of `modules` ({module: install command}) that cannot be found, with
+    the commands that install them, before anything is imported (one message, not one per attempt)."""
+    missing = {}
+    for module, install in modules.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # its parent package is missing
+            found = False
+        if not found:
+            missing[module] = install
+    if missing:
+        commands = "\n".join(f"    {command}" for command in dict.fromkeys(missing.values()))
+        raise ImportError(f"{owner} needs the Python module(s) {', '.join(repr(m) for m in missing)}, which are not "
+                          f"installed. Install them with:\n{commands}")
 
 
 def import_torch(owner: str):

@@ -10,6 +10,15 @@ import numpy as np
 CODECS = {"av1": "libsvtav1", "h264": "libx264"}
 
 
+def require_pyav(what: str) -> None:
+    """ImportError naming `what` and the install command unless PyAV is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
+        raise ImportError(f"{what} needs PyAV, which is not installed: pip install \"pointbench[video]\" "
+                          "(or use output.frame_format=jpeg)")
+
+
 def encode_mp4(frames: np.ndarray, fps: float, codec: str = "av1", crf: int = 30) -> bytes:
     """Encode uint8 RGB `(T, H, W, 3)` frames as MP4 bytes; odd sizes are padded (bottom, right) to even.
 
