@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,26 +26,34 @@ def import_upstream(module: str, owner: str, install: str):
     """Import `module`, or raise ImportError saying which tracker needs it and the command that installs it."""
     try:
         return importlib.import_module(module)
-    except ImportError as error:
+    except Exception as error:  # ImportError, or e.g. a torchvision built for another torch (RuntimeError, OSError)
         raise ImportError(f"{owner} needs the Python module '{module}', which cannot be imported ({error}). "
                           f"Install it with:\n    {install}") from error
 
 
-def require(owner: str, modules: dict[str, str]) -> None:
+def require(owner: str, modules: dict[str, str], only_if_missing: str | None = None) -> None:
     """ImportError naming every one of `modules` ({module: install command}) that cannot be found, with
-    the commands that install them, before anything is imported (one message, not one per attempt)."""
+    the commands that install them, before anything is imported (one message, not one per attempt).
+
+    `only_if_missing`: check only when that module is missing (e.g. torch, before the device checks).
+    """
+    if only_if_missing is not None and _found(only_if_missing):
+        return
     missing = {}
     for module, install in modules.items():
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):  # its parent package is missing
-            found = False
-        if not found:
+        if not _found(module):
             missing[module] = install
     if missing:
         commands = "\n".join(f"    {command}" for command in dict.fromkeys(missing.values()))
         raise ImportError(f"{owner} needs the Python module(s) {', '.join(repr(m) for m in missing)}, which are not "
                           f"installed. Install them with:\n{commands}")
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # its parent package is missing
+        return False
 
 
 def import_torch(owner: str):
@@ -134,13 +144,16 @@ def load_state_dict(torch, checkpoint, url: str | None, owner: str):
     return state
 
 
-def build_model(torch, model_class, kwargs: dict, checkpoint, url: str | None, owner: str, seed: int = 0):
+def build_model(torch, model_class, kwargs: dict, checkpoint, url: str | None, owner: str, seed: int = 0,
+                prepare_state=None):
     """Build `model_class(**kwargs)` and load the `checkpoint` knob's weights.
 
     A keyword the class does not take is reported as a config error naming the class.
     Everything runs under `preserved_rng`: the caller's random stream is untouched. With
     checkpoint='random' the weights are torch's default initialisation under `torch.manual_seed(seed)`,
     so they are the same on every build (reproducible smoke tests and cached predictions).
+    `prepare_state`, if given, maps the loaded file's content to the state dict (e.g. unwrapping a
+    Lightning checkpoint's `state_dict` and its key prefix).
     """
     with preserved_rng(torch):
         torch.manual_seed(seed)
@@ -149,6 +162,8 @@ def build_model(torch, model_class, kwargs: dict, checkpoint, url: str | None, o
         except TypeError as error:
             raise ValueError(f"{owner}: 'model' has a key {model_class.__name__}(...) does not take: {error}") from error
         state = load_state_dict(torch, checkpoint, url, owner)
+        if state is not None and prepare_state is not None:
+            state = prepare_state(state)
     if state is not None:
         try:
             model.load_state_dict(state)
@@ -182,3 +197,76 @@ def check_size(value, owner: str, key: str, multiple: int, minimum: int) -> tupl
         raise ValueError(f"{owner}: '{key}' must be [height, width], integers that are multiples of {multiple} "
                          f"and at least {minimum}; got {value!r}")
     return height, width
+
+
+def checkpoint_file(torch, checkpoint, url: str | None, owner: str) -> Path | None:
+    """The local file the `checkpoint` knob names, for checkpoints that are not a torch state dict (e.g.
+    TAPNext's JAX `.npz`): None for 'random'; a path: that file; null: `url`, downloaded once into
+    torch's hub cache (`torch.hub.get_dir()/checkpoints`, as `load_state_dict`). Failures name the fix."""
+    check_checkpoint(checkpoint, url, owner)
+    if checkpoint == RANDOM:
+        return None
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            fetch = f"curl -L --create-dirs -o {path} {url}" if url else "copy the checkpoint file there"
+            raise FileNotFoundError(f"{owner}: checkpoint file {path} does not exist. Get it with:\n    {fetch}\n"
+                                    "or set tracker.checkpoint=null to download the official weights")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    if not cached.is_file():
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(url, str(cached), progress=False)
+        except Exception as error:  # no network, HTTP error, truncated download
+            raise RuntimeError(
+                f"{owner}: could not get the official checkpoint {url} into torch's hub cache ({error}). "
+                f"Download it by hand:\n    curl -L --create-dirs -o {cached} {url}\n"
+                f"or pass a local copy with tracker.checkpoint=/path/to/{cached.name}") from error
+    return cached
+
+
+def unwrap_state(state, key: str, prefix: str = ""):
+    """`state[key]` where the file wraps its state dict so (a Lightning checkpoint's 'state_dict'), with
+    `prefix` removed from the front of every key that has it."""
+    if isinstance(state, dict) and isinstance(state.get(key), dict):
+        state = state[key]
+    return {k.removeprefix(prefix): v for k, v in state.items()} if prefix else state
+
+
+_REPO_LOCK = threading.Lock()
+_REPO_MODULES: dict[tuple[str, str], object] = {}
+
+
+def import_from_repo(repo, module: str, packages: tuple[str, ...], owner: str, install: str):
+    """Import `module` from the source folder `repo` (a clone of a repository that is not an installable
+    package and imports itself through generic top-level names such as `models`, `nets`, `utils`).
+
+    repo None: a plain import (the code is already on sys.path). Otherwise the import runs with `repo`
+    first on sys.path and the top-level `packages` of any other origin set aside, and afterwards those
+    names are taken out of sys.modules again and what was there is put back: two trackers whose upstream
+    code both calls itself `models` (SpaTrackerV2 and LocoTrack) then coexist in one process. The
+    modules loaded keep their references to each other; the result is cached per (folder, module).
+    """
+    if repo is None:
+        return import_upstream(module, owner, install)
+    root = str(Path(str(repo)).expanduser().resolve())
+    key = (root, module)
+    with _REPO_LOCK:
+        if key in _REPO_MODULES:
+            return _REPO_MODULES[key]
+
+        def ours(name):
+            return any(name == p or name.startswith(p + ".") for p in packages)
+
+        saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+        sys.path.insert(0, root)
+        try:
+            loaded = import_upstream(module, owner, install)
+        finally:
+            sys.path.remove(root)
+            for name in [n for n in sys.modules if ours(n)]:
+                del sys.modules[name]
+            sys.modules.update(saved)
+        _REPO_MODULES[key] = loaded
+        return loaded
