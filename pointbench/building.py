@@ -40,7 +40,7 @@ def build(node: DictConfig, kind: str, **overrides):
     for key in METADATA_KEYS:
         params.pop(key, None)
     if kind == "dataset":
-        for key in SHARD_KEYS:
+        for key in (*SHARD_KEYS, "perturb"):  # applied around the dataset (see `sharded`, `perturbed`)
             params.pop(key, None)
     params.update({k: v for k, v in overrides.items() if k in params})
     try:
@@ -77,6 +77,15 @@ def sharded(dataset, shard: int, num_shards: int):
     if num_shards == 1 and shard == 0:
         return dataset
     return dataset.shard(shard, num_shards) if hasattr(dataset, "shard") else ShardView(dataset, shard, num_shards)
+
+
+def perturbed(dataset, node: DictConfig):
+    """The dataset under the node's `perturb` config (`kind: null`, or no `perturb`: unchanged)."""
+    from pointbench.perturb import Perturbation, PerturbedView
+
+    value = node.get("perturb")
+    spec = Perturbation.from_config(None if value is None else OmegaConf.to_container(value, resolve=True))
+    return dataset if spec is None else PerturbedView(dataset, spec)
 
 
 def worker_device(cfg: DictConfig) -> dict:

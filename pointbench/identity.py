@@ -48,10 +48,18 @@ def run_identity(tracker_name: str, tracker_config: Mapping, dataset_name: str, 
     """
     return {
         "tracker": {"name": str(tracker_name), "config": _params(tracker_config)},
-        "dataset": {"name": str(dataset_name), "config": _params(dataset_config, SHARD_KEYS)},
+        "dataset": {"name": str(dataset_name), "config": _canonical_perturb(_params(dataset_config, SHARD_KEYS))},
         "scoring": {k: v for k, v in dict(scoring or {}).items() if k in SCORING_KEYS},
         "pointbench": str(version),
     }
+
+
+def _canonical_perturb(config: dict) -> dict:
+    """A dataset config whose `perturb` is off (`kind: null`) says only that: its severity and seed change nothing."""
+    perturb = config.get("perturb")
+    if isinstance(perturb, Mapping) and perturb.get("kind") is None:
+        config = {**config, "perturb": {"kind": None}}
+    return config
 
 
 def run_id(identity: Mapping) -> str:
@@ -111,13 +119,13 @@ def _flatten(value, prefix: str = "") -> dict[str, str]:
 
 
 def _differing(configs: list[dict[str, str]]) -> list[str]:
+    """Keys whose values differ among the configs that set them."""
     keys = sorted({k for c in configs for k in c})
-    return [k for k in keys if len({c.get(k, "<unset>") for c in configs}) > 1]
+    return [k for k in keys if len({c[k] for c in configs if k in c}) > 1]
 
 
 def _label(name: str, flat: dict[str, str], keys: list[str]) -> str:
-    shown = [f"{k}={flat.get(k, '<unset>')}" for k in keys]
-    return " ".join([name, *shown])
+    return " ".join([name, *(f"{k}={flat[k]}" for k in keys if k in flat)])
 
 
 def variant_labels(identities: Mapping[str, Mapping]) -> dict[str, tuple[str, str]]:

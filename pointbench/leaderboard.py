@@ -26,7 +26,8 @@ from pointbench.identity import video_key
 from pointbench.io import atomic_path, write_csv
 from pointbench.metrics.stats import bootstrap_ci, paired_test
 from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize
-from pointbench.runs import PER_VIDEO, RunDirError, find_run_dirs, merge_runs
+from pointbench.metrics.breakdowns import aggregate_breakdowns
+from pointbench.runs import BREAKDOWN, PER_VIDEO, RunDirError, find_run_dirs, merge_breakdowns, merge_runs
 
 log = logging.getLogger("pointbench")
 
@@ -206,6 +207,29 @@ def _value_ci(row, metric: str, scale: float) -> str:
     return f"{scale * value:.1f}{interval}"
 
 
+#: Breakdown scores that get a 95% interval in `breakdown_summary.csv` (besides every mean and count).
+BREAKDOWN_CI = ("redetect_jaccard", "out_of_view_jaccard", "survival_50px", "median_traj_err_px",
+                "occluded_pts_within_avg")
+
+
+def breakdown_summary(breakdowns: pd.DataFrame, n_resamples: int = DEFAULT_RESAMPLES) -> pd.DataFrame:
+    """One row per run identity of the merged breakdowns: `aggregate_breakdowns` (means over the videos
+    that define each score, counts summed) and intervals of `BREAKDOWN_CI`."""
+    rows = []
+    for rid, group in breakdowns.groupby("run_id", sort=False):
+        group = group.sort_values("video_key", kind="stable")
+        first = group.iloc[0]
+        row = {"tracker": first["tracker"], "dataset": first["dataset"], "variant": first["variant"],
+               "dataset_variant": first["dataset_variant"], "run_id": rid, "videos": len(group),
+               **aggregate_breakdowns(group)}
+        for metric in BREAKDOWN_CI:
+            values = group[metric].replace([np.inf, -np.inf], np.nan).dropna()
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = (
+                bootstrap_ci(values, n_resamples) if len(values) else (np.nan, np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def write_leaderboard(run_dirs: list[Path], out_dir: Path,
                       n_resamples: int = DEFAULT_RESAMPLES) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Write `leaderboard.csv`, `leaderboard.md`, `pairwise.csv` and the merged `metrics_per_video.csv`
@@ -219,6 +243,10 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path,
         tmp.write_text(to_markdown(table), encoding="utf-8", errors="backslashreplace")
     write_csv(pairs, out_dir / "pairwise.csv")
     write_csv(per_video.drop(columns=["run_dir"]), out_dir / PER_VIDEO)
+    breakdowns = merge_breakdowns(per_video)
+    if len(breakdowns):
+        write_csv(breakdowns.drop(columns=["run_dir"]), out_dir / BREAKDOWN)
+        write_csv(breakdown_summary(breakdowns, n_resamples), out_dir / "breakdown_summary.csv")
     return per_video, table, pairs
 
 

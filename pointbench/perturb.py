@@ -48,8 +48,8 @@ import numpy as np
 
 from pointbench.types import Annotations, Sample, Skeleton, Tracks, validate_frames, validate_queries
 
-__all__ = ["KINDS", "PHOTOMETRIC_KINDS", "TEMPORAL_KINDS", "SEVERITIES", "Perturbation", "apply_perturbation",
-           "perturb_sample", "perturb_annotations"]
+__all__ = ["KINDS", "PHOTOMETRIC_KINDS", "TEMPORAL_KINDS", "SEVERITIES", "ALIASES", "Perturbation",
+           "PerturbedView", "apply_perturbation", "perturb_sample", "perturb_annotations"]
 
 #: The parameter of each kind at severity 1, 2, 3, 4, 5 (see the module docstring for units).
 SEVERITIES: dict[str, tuple] = {
@@ -63,6 +63,8 @@ SEVERITIES: dict[str, tuple] = {
     "frame_drop": (2, 3, 4, 5, 6),  # temporal stride: every s-th frame kept
     "reverse": (None, None, None, None, None),  # no severity
 }
+#: Short names accepted for kinds (`dataset.perturb.kind=noise,blur,jpeg`).
+ALIASES = {"noise": "gaussian_noise", "blur": "motion_blur", "defocus": "defocus_blur", "drop": "frame_drop"}
 TEMPORAL_KINDS = ("frame_drop", "reverse")
 PHOTOMETRIC_KINDS = tuple(k for k in SEVERITIES if k not in TEMPORAL_KINDS)
 KINDS = tuple(SEVERITIES)
@@ -89,9 +91,10 @@ class Perturbation:
             raise ValueError(f"perturbation: 'kind' must be a kind name or a list of them; got {self.kind!r}")
         if not kinds:
             raise ValueError(f"perturbation: 'kind' must name at least one of {list(KINDS)}; got none")
+        kinds = tuple(ALIASES.get(k, k) for k in kinds)
         unknown = [k for k in kinds if k not in SEVERITIES]
         if unknown:
-            raise ValueError(f"perturbation: 'kind' must be one of {list(KINDS)}; got {unknown}")
+            raise ValueError(f"perturbation: 'kind' must be one of {list(KINDS)} (or {sorted(ALIASES)}); got {unknown}")
         severity = self.severity
         severities = (severity,) * len(kinds) if _is_int(severity) else _as_tuple(severity)
         if not (isinstance(severities, tuple) and len(severities) == len(kinds)
@@ -370,3 +373,33 @@ def perturb_annotations(annotations: Annotations, spec, query_mode: str) -> Anno
     return replace(a, queries=queries, gt=gt, n_frames=len(times), fps=a.fps / _stride(spec),
                    depth=_per_frame(a.depth, times), intrinsics=_per_frame(a.intrinsics, times),
                    extrinsics=_per_frame(a.extrinsics, times))
+
+
+class PerturbedView:
+    """A dataset whose every video is perturbed by `spec` (frames on `load`, geometry and timing on
+    `load_annotations` too); any other attribute is the dataset's. The perturbation is part of the
+    dataset's config, so of the run identity and the cache key."""
+
+    def __init__(self, dataset, spec: Perturbation):
+        self.dataset, self.spec = dataset, spec
+        self.query_mode = getattr(dataset, "query_mode", "first")
+
+    @property
+    def names(self) -> list[str]:
+        return self.dataset.names
+
+    def __len__(self) -> int:
+        return len(self.dataset.names)
+
+    def load(self, index: int) -> Sample:
+        return perturb_sample(self.dataset.load(index), self.spec, self.query_mode)
+
+    def load_annotations(self, index: int) -> Annotations:
+        return perturb_annotations(self.dataset.load_annotations(index), self.spec, self.query_mode)
+
+    def __getattr__(self, name):
+        if name in ("dataset", "spec"):
+            raise AttributeError(name)
+        if name == "scene" and self.spec.temporal:  # a scene's timing would no longer match its frames
+            raise AttributeError(name)
+        return getattr(self.dataset, name)

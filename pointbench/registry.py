@@ -36,7 +36,7 @@ def register(kind: str, name: str, config: dict) -> None:
     if missing:
         raise ValueError(f"{kind} plugin '{name}': its config lacks {sorted(missing)}")
     if kind == "dataset":  # every dataset can be sharded (pointbench.datasets.base.shard_indices)
-        config = {"shard": 0, "num_shards": 1, **config}
+        config = {"shard": 0, "num_shards": 1, "perturb": {"kind": None, "severity": 3, "seed": 0}, **config}
     ConfigStore.instance().store(group=kind, name=name, node=OmegaConf.create(config), provider="pointbench-plugin")
 
 

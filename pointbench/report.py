@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pointbench.io import atomic_path, load_predictions
+from pointbench.io import atomic_path, load_predictions, write_csv
 from pointbench.leaderboard import (
     ALPHA, DEFAULT_RESAMPLES, GT_FREE_CAVEAT, default_out_dir, finished_runs_or_exit, leaderboard, pairwise, positive_int,
 )
+from pointbench.report_breakdowns import breakdown_figures, robustness_figure, robustness_html, robustness_table
 from pointbench.runs import RunDirError, merge_runs
 from pointbench.metrics.tables import STATUS_OK
 from pointbench.metrics.tapvid import THRESHOLDS, eval_mask, tapvid_metrics
@@ -476,6 +477,12 @@ def _figure_html(png: bytes, name: str, caption: str) -> str:
 
 
 _CAPTIONS = {
+    "breakdown": "re-detection Jaccard in the first frames after an occlusion, by how long the point was hidden; "
+                 "δ_avg by the track's motion speed and by the distance from the query frame (means over videos; "
+                 "breakdown_summary.csv has every value, the event counts and intervals).",
+    "robustness": "each metric against the severity of a perturbation of the frames (dataset.perturb), one line per "
+                  "tracker and kind; dashed: the same tracker on the clean videos. robustness.csv has the values and "
+                  "relative drops.",
     "thresholds": "Accuracy at every threshold δ (pixels at 256×256), re-scored from the prediction files: pooled "
                   "per video as TAP-Vid pools, then the mean over videos. Dots: δ = 1, 2, 4, 8, 16, the values "
                   "behind δ_avg and AJ.",
@@ -498,7 +505,8 @@ do not show that the two trackers differ. With few videos nothing can be signifi
 exact p is 0.0625).</p>"""
 
 
-def _page(style, table, pairs, reappearance, figures: dict[str, bytes], notes, sources, n_resamples) -> str:
+def _page(style, table, pairs, reappearance, figures: dict[str, bytes], notes, sources, n_resamples,
+          pages: dict[str, bytes] | None = None, robustness: pd.DataFrame | None = None) -> str:
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pointbench report</title>"
              f"<style>{_CSS}</style></head><body><h1>pointbench report</h1>",
              f"<p>{len(sources)} run(s); {n_resamples} bootstrap/permutation resamples, seed 0.</p>",
@@ -509,6 +517,14 @@ def _page(style, table, pairs, reappearance, figures: dict[str, bytes], notes, s
         parts.append(_figure_html(png, FIGURES[name], _CAPTIONS[name]))
         if name == "reappearance":
             parts.append(_reappearance_html(style, reappearance))
+    for name, png in (pages or {}).items():
+        if name.startswith("breakdown: "):
+            if "<h2>Breakdowns</h2>" not in parts:
+                parts.append("<h2>Breakdowns</h2>")
+            parts.append(_figure_html(png, name, html.escape(f"{name[11:]}: " + _CAPTIONS["breakdown"])))
+    if pages and "robustness" in pages:
+        parts += ["<h2>Robustness</h2>", _figure_html(pages["robustness"], "robustness", _CAPTIONS["robustness"]),
+                  robustness_html(robustness)]
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li class=note>{html.escape(n)}</li>" for n in notes) + "</ul>")
     parts.append("<h2>Runs</h2><ul>" + "".join(f"<li><code>{html.escape(str(s))}</code></li>" for s in sources)
@@ -536,6 +552,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, n_resamples: int = DEFAULT
         pairs = pairwise(per_video, table, n_resamples)
     else:
         per_video, table, pairs = merged
+    robustness = robustness_table(table, per_video)  # by dataset name: the clean run is another dataset variant
     per_video, table = _by_label(per_video), _by_label(table)
     analysis = analyse(per_video)
     style = _Style(table)
@@ -553,14 +570,26 @@ def write_report(run_dirs: list[Path], out_dir: Path, n_resamples: int = DEFAULT
     elif len(reappeared):
         notes.append("No re-appearance figure: no ground-truth point is occluded and then visible again.")
     out_dir = Path(out_dir)
+    summary_file = out_dir / "breakdown_summary.csv"
+    pages = {}
+    if summary_file.exists():
+        for dataset, fig in breakdown_figures(figure, pd.read_csv(summary_file)).items():
+            pages[f"breakdown: {dataset}"] = _png(fig)
+    if len(robustness):
+        pages["robustness"] = _png(robustness_figure(figure, robustness))
+        write_csv(robustness, out_dir / "robustness.csv")
+    for i, (name, png) in enumerate(pages.items()):
+        with atomic_path(out_dir / ("report_robustness.png" if name == "robustness" else f"report_breakdown_{i}.png")) \
+                as tmp:
+            tmp.write_bytes(png)
     figures = {name: _png(fig) for name, fig in drawn.items()}
     for name, png in figures.items():
         with atomic_path(out_dir / FIGURES[name]) as tmp:
             tmp.write_bytes(png)
     page = out_dir / "report.html"
     with atomic_path(page) as tmp:
-        tmp.write_text(_page(style, table, pairs, analysis.reappearance, figures, notes, run_dirs,
-                             n_resamples), encoding="utf-8")
+        tmp.write_text(_page(style, table, pairs, analysis.reappearance, figures, notes, run_dirs, n_resamples,
+                             pages, robustness), encoding="utf-8")
     return page
 
 

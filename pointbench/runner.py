@@ -22,11 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from pointbench.building import build, license_text, shard_of, sharded, worker_device
+from pointbench.building import build, license_text, perturbed, shard_of, sharded, worker_device
 from pointbench.cache import PredictionCache
 from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest
 from pointbench.io import encode_name, save_predictions, write_csv
-from pointbench.metrics.scoring import frame_scores, score, score3d, with_3d
+from pointbench.metrics.scoring import (
+    BREAKDOWN_KEYS, breakdown_scores, breakdown_table, frame_scores, per_track_scores, score, score3d, with_3d,
+)
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
 from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize, video_table
 from pointbench.profiling import Cost, measure
@@ -145,6 +147,11 @@ class _Job:
     identity_columns: dict = field(default_factory=dict)
     #: Predictions (with 3D where lifted) of the videos that ran, for datasets that combine them.
     predictions: dict = field(default_factory=dict)
+    #: Whether the dataset's ground truth has positions where points are occluded (breakdowns use them).
+    occluded_positions: bool = False
+    #: Rows of `breakdown.csv` and tables of `metrics_per_track.csv`, of the scored videos.
+    breakdowns: list = field(default_factory=list)
+    per_track: list = field(default_factory=list)
 
     def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample,
                 kind: str = "tracks") -> tuple[Tracks, Cost, Path | None]:
@@ -220,6 +227,12 @@ class _Job:
                     row.update(score3d(video, pred, self.scaling3d))
                 except ValueError as error:  # the 2D score stands; the 3D columns stay empty
                     log.warning("%s: no 3D scores: %s", name, error)
+                if self.output.get("breakdown", True):
+                    self.breakdowns.append({**{k: row[k] for k in BREAKDOWN_KEYS}, **breakdown_scores(
+                        video, pred, self.dataset.query_mode, self.occluded_positions)})
+                if self.output.get("per_track", False):
+                    self.per_track.append(per_track_scores(video, pred, self.dataset.query_mode).assign(
+                        **{k: row[k] for k in BREAKDOWN_KEYS}))
             row["tracker_runs"] = 1
             if self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None):
                 row.update(self.cycle(video, pred, load_sample))
@@ -293,7 +306,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     if not all_names:
         raise NoVideosError(f"dataset '{dataset_name}' has no videos (dataset.path: "
                             f"{cfg.dataset.get('path', None)!r}); nothing to score")
-    dataset = sharded(full, shard, num_shards)
+    dataset = perturbed(sharded(full, shard, num_shards), cfg.dataset)
     names = dataset.names
     manifest = video_manifest(all_names)
     write_run_file(out_dir, identity, shard=shard, num_shards=num_shards, manifest=manifest, videos=names)
@@ -308,7 +321,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                    "num_shards": num_shards,
                    "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
-                   cfg.scaling3d, cfg.cycle_metrics, rec3d, columns)
+                   cfg.scaling3d, cfg.cycle_metrics, rec3d, columns,
+                   occluded_positions=bool(getattr(full, "positions_under_occlusion", False)))
         with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
             rows = [job.process(index, name) for index, name in
                     enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
@@ -324,6 +338,10 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
         summary = summarize(per_video)
         write_csv(per_video, out_dir / "metrics_per_video.csv")
         write_csv(summary, out_dir / "summary.csv")
+        if job.breakdowns:
+            write_csv(breakdown_table(job.breakdowns), out_dir / "breakdown.csv")
+        if job.per_track:
+            write_csv(pd.concat(job.per_track, ignore_index=True), out_dir / "metrics_per_track.csv")
         ok = True
     finally:
         _close_recording(rec, ok)

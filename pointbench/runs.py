@@ -187,10 +187,11 @@ def merge_runs(run_dirs: list[Path], with_source: bool = False) -> pd.DataFrame:
     # Tables written before a column existed get it empty, so that old and new runs merge.
     merged = merged.reindex(columns=[*VIDEO_COLUMNS, *(c for c in merged.columns if c not in VIDEO_COLUMNS)])
     duplicated = merged.duplicated(["run_id", "video_key"], keep="last")
-    for row in merged[duplicated].itertuples():
-        newest = merged[(merged["run_id"] == row.run_id) & (merged["video_key"] == row.video_key)].iloc[-1]
-        log.info("video '%s' of run %s appears in more than one run dir; keeping the newest (%s), not %s",
-                 printable(row.video), row.run_id, newest["run_dir"], row.run_dir)
+    for (rid, old_dir), rows in merged[duplicated].groupby(["run_id", "run_dir"], sort=False):
+        newest = merged[(merged["run_id"] == rid) & ~duplicated]["run_dir"].iloc[-1]
+        videos = ", ".join(printable(v) for v in rows["video"].head(3)) + (", …" if len(rows) > 3 else "")
+        log.info("run %s: %d video(s) (%s) also in a newer run dir of the same identity; keeping the newest "
+                 "rows (%s), not those of %s", rid, len(rows), videos, newest, old_dir)
     merged = merged[~duplicated].reset_index(drop=True)
     return label(merged, identities, with_source)
 
@@ -206,6 +207,30 @@ def label(per_video: pd.DataFrame, identities: dict[str, dict], with_source: boo
     if not with_source:
         per_video = per_video.drop(columns=["run_dir"])
     return per_video
+
+
+BREAKDOWN = "breakdown.csv"
+
+
+def merge_breakdowns(per_video: pd.DataFrame) -> pd.DataFrame:
+    """The `breakdown.csv` rows of the runs in a merged `per_video` (with `run_dir`), for the videos it
+    kept, labelled like it (`variant`, `dataset_variant`); empty when no run wrote one."""
+    keep = per_video[["run_id", "video_key", "run_dir", *LABEL_COLUMNS]]
+    tables = []
+    for run_dir in dict.fromkeys(per_video["run_dir"]):
+        path = Path(run_dir) / BREAKDOWN
+        if not path.exists():
+            continue
+        try:
+            table = pd.read_csv(path, dtype={"video": str, "video_key": str})
+        except (OSError, ValueError, pd.errors.ParserError) as error:
+            log.warning("%s left out: unreadable (%s: %s)", path, type(error).__name__, error)
+            continue
+        tables.append(table.assign(run_dir=str(run_dir)))
+    if not tables:
+        return pd.DataFrame()
+    merged = pd.concat(tables, ignore_index=True).drop(columns=[c for c in LABEL_COLUMNS if c in tables[0]])
+    return merged.merge(keep, on=["run_id", "video_key", "run_dir"], how="inner")
 
 
 def load_runs(run_dirs: list[Path]) -> list[FinishedRun]:
@@ -249,7 +274,11 @@ def rebuild_dataset(identity: dict, source: Path):
     _refuse_hydra_keys(stored, source, "dataset")
     from hydra.utils import get_class
 
-    return get_class(trusted["_target_"])(**stored)
+    from pointbench.perturb import Perturbation, PerturbedView
+
+    spec = Perturbation.from_config(stored.pop("perturb", None))  # the frames the run saw
+    dataset = get_class(trusted["_target_"])(**stored)
+    return dataset if spec is None else PerturbedView(dataset, spec)
 
 
 def _refuse_hydra_keys(value, source, where: str) -> None:

@@ -18,6 +18,9 @@ class Dataset(abc.ABC):
 
     #: How queries were sampled from the ground truth: "first" or "strided" (decides which frames are scored).
     query_mode: str = "first"
+    #: True where the ground truth has real positions at occluded frames (synthetic sets, Kubric): the
+    #: out-of-view and occluded-point breakdowns use them.
+    positions_under_occlusion: bool = False
 
     @property
     @abc.abstractmethod

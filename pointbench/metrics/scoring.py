@@ -6,10 +6,12 @@ The runner calls these; the metrics themselves are the pure functions of this pa
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from pointbench.geometry import lift, world_to_camera
+from pointbench.metrics.breakdowns import BREAKDOWN_COLUMNS, breakdown_metrics
 from pointbench.metrics.tables import METRIC_NAMES_3D_SHOWN, STATUS_OK, STATUS_UNSCORED
-from pointbench.metrics.tapvid import tapvid_metrics, tapvid_metrics_per_frame
+from pointbench.metrics.tapvid import tapvid_metrics, tapvid_metrics_per_frame, tapvid_metrics_per_track
 from pointbench.metrics.tapvid3d import tapvid3d_metrics
 from pointbench.types import Annotations, Tracks
 
@@ -75,3 +77,31 @@ def frame_scores(video: Annotations, pred: Tracks, query_mode: str, tracker: str
     per_frame = tapvid_metrics_per_frame(video.gt.xy, video.gt.visible, pred.xy, pred.visible, video.queries[:, 0],
                                          query_mode, video.image_size)
     return {tracker: {name: per_frame[key] for name, key in FRAME_SCORES.items()}}
+
+
+#: The columns that tie a `breakdown.csv` (or `metrics_per_track.csv`) row to its video and run.
+BREAKDOWN_KEYS = ("tracker", "dataset", "video", "video_key", "run_id")
+
+
+def breakdown_scores(video: Annotations, pred: Tracks, query_mode: str, occluded_positions: bool) -> dict:
+    """The `pointbench.metrics.breakdowns` columns of one scored video."""
+    return breakdown_metrics(video.gt.xy, video.gt.visible, pred.xy, pred.visible, video.queries[:, 0],
+                             query_mode, video.image_size, occluded_positions=occluded_positions)
+
+
+def breakdown_table(rows: list[dict]) -> pd.DataFrame:
+    """`breakdown.csv`: one row per scored video, `BREAKDOWN_KEYS` then `BREAKDOWN_COLUMNS`."""
+    return pd.DataFrame(rows, columns=[*BREAKDOWN_KEYS, *BREAKDOWN_COLUMNS])
+
+
+def per_track_scores(video: Annotations, pred: Tracks, query_mode: str) -> pd.DataFrame:
+    """`metrics_per_track.csv` rows of one video: the TAP-Vid metrics of each query (its `query` index,
+    frame and position), for analyses of one's own."""
+    metrics = tapvid_metrics_per_track(video.gt.xy, video.gt.visible, pred.xy, pred.visible, video.queries[:, 0],
+                                       query_mode, video.image_size)
+    table = pd.DataFrame(metrics)
+    table.insert(0, "query", np.arange(len(video.queries)))
+    table.insert(1, "query_t", video.queries[:, 0].astype(np.int64))
+    table.insert(2, "query_x", video.queries[:, 1])
+    table.insert(3, "query_y", video.queries[:, 2])
+    return table
