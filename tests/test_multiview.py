@@ -218,8 +218,10 @@ class Payload:
 
 def test_pickled_dict_of_masks_needs_allow_pickle(tmp_path, reference):
     path = _write(tmp_path / "d.npz", STILL, masks="dict")
+    refused = MultiViewNpzDataset(str(path))
+    assert refused.names == ["d.npz (unreadable)"]
     with pytest.raises(ValueError, match=r"'sam2_masks' is a pickled object array.*allow_pickle"):
-        MultiViewNpzDataset(str(path))
+        refused.load(0)
     dataset = MultiViewNpzDataset(str(path), max_points_per_mask=12, allow_pickle=True)
     for index in range(C):
         np.testing.assert_array_equal(dataset.load(index).queries, reference[1][index].queries)
@@ -239,13 +241,20 @@ def test_pickled_dict_of_masks_needs_allow_pickle(tmp_path, reference):
     (dict(extra=dict(depths=np.zeros((C, T, H, W + 1)))), r"'depths' must be .*got float64 \(2, 4, 40, 57\)"),
     (dict(extra={"sam2_masks/box": np.zeros((C, T, H, W), np.float32)}), r"'sam2_masks/box' must be a bool or integer"),
     (dict(extra=dict(camera_ids=np.array([1, 1]))), r"'camera_ids' must be unique"),
-    (dict(extra=dict(intrs=np.zeros((C, 3, 3)))), r"'intrs' must be finite with fx, fy > 0"),
+    (dict(extra=dict(intrs=np.zeros((C, 3, 3)))), r"'intrs' must be finite intrinsics .* with fx, fy > 0"),
+    (dict(extra=dict(intrs=np.tile(np.diag([50.0, 50, 0]), (C, 1, 1)))), r"'intrs' must be finite intrinsics"),
+    (dict(extra=dict(extrs=np.full((C, 3, 4), np.nan))), r"'extrs' must be finite rigid transforms"),
+    (dict(extra=dict(extrs=np.tile(np.diag([2.0, 1, 1, 0])[:3], (C, 1, 1)))), r"'extrs' must be finite rigid"),
+    (dict(extra=dict(rgbs=np.zeros((C, T, 0, 0, 3), np.uint8))), r"'rgbs' must be"),
 ])
 def test_errors_name_the_file_and_key(tmp_path, change, message):
     path = _write(tmp_path / "bad.npz", STILL, **change)
-    with pytest.raises(ValueError, match=message) as error:
-        MultiViewNpzDataset(str(path))
-    assert str(path) in str(error.value)
+    dataset = MultiViewNpzDataset(str(path))  # listing never fails: the file is one error row
+    assert dataset.names == ["bad.npz (unreadable)"] and dataset.scene(0) == "bad"
+    for load in (dataset.load, dataset.load_annotations, dataset.query_ids):
+        with pytest.raises(ValueError, match=message) as error:
+            load(0)
+        assert str(path) in str(error.value)
 
 
 def _world_of_pixel(xy: np.ndarray, k: np.ndarray, extr: np.ndarray) -> np.ndarray:

@@ -73,7 +73,7 @@ RUNNABLE = [c for c in COMMANDS if skip_reason(c) is None]
 def test_every_readme_command_runs_here_or_says_why_not():
     assert len(COMMANDS) >= 30 and len(RUNNABLE) >= 20
     assert all(c.split()[0] in ("pointbench", "pointbench-leaderboard", "pointbench-report", "pointbench-compare",
-                                "pointbench-check") for c in RUNNABLE), RUNNABLE
+                                "pointbench-check", "pointbench-profile") for c in RUNNABLE), RUNNABLE
 
 
 def _env(cache: Path, **extra) -> dict:

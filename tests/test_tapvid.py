@@ -191,11 +191,11 @@ def test_kinetics_holds_one_shard_and_decodes_only_the_loaded_video(tmp_path, mo
     loads, decodes, contents, alive_before_load = [], [], [], []
     real_decode = cv2.imdecode
 
-    def counting_load(path):
+    def counting_load(path, **options):
         gc.collect()
         alive_before_load.append(sum(ref() is not None for ref in contents))
         loads.append(Path(path).name)
-        content = Content(safe_load(path))
+        content = Content(safe_load(path, **options))
         contents.append(weakref.ref(content))
         return content
 
@@ -221,7 +221,7 @@ def test_kinetics_holds_one_shard_and_decodes_only_the_loaded_video(tmp_path, mo
 
 def test_single_file_is_read_once(tmp_path, monkeypatch):
     loads = []
-    monkeypatch.setattr(tapvid, "safe_load", lambda path: loads.append(path) or safe_load(path))
+    monkeypatch.setattr(tapvid, "safe_load", lambda path, **options: loads.append(path) or safe_load(path, **options))
     dataset = TapVidDavis(path=str(write_davis(tmp_path)))
     for i in range(len(dataset)):
         dataset.load(i), dataset.load_annotations(i)
@@ -354,12 +354,15 @@ def test_bad_options_are_refused(tmp_path):
             TapVidDavis(path=path, **kwargs)
 
 
-def test_duplicate_names_across_files_are_refused(tmp_path):
+def test_duplicate_names_across_files_cost_only_the_duplicate(tmp_path):
     example = _example(*VIDEOS[0])
     _dump(tmp_path / "r" / "a.pkl", {"bear": example})
-    _dump(tmp_path / "r" / "b.pkl", {"bear": example})
+    _dump(tmp_path / "r" / "b.pkl", {"bear": example, "dog": example})
+    dataset = RoboTap(path=str(tmp_path / "r"))
+    assert dataset.names == ["bear", "bear (b.pkl, duplicate)", "dog"]
     with pytest.raises(ValueError, match=r"b\.pkl: video name 'bear' also appears in .*a\.pkl"):
-        RoboTap(path=str(tmp_path / "r")).names
+        dataset.load(1)
+    assert dataset.load(0).name == "bear" and dataset.load(2).name == "dog"
 
 
 # ----------------------------------------------------------------------------- safe unpickling
@@ -399,8 +402,13 @@ def test_a_malicious_pickle_is_refused_before_it_runs(tmp_path, payload, refused
     with pytest.raises(UnsafePickleError, match=re.escape(f"{path}: refusing to load global '{refused}'")):
         safe_load(path)
     assert not target.exists()
-    with pytest.raises(pickle.UnpicklingError, match=re.escape(refused)):  # also through a dataset
-        TapVidDavis(path=str(path)).names
+    dataset = TapVidDavis(path=str(path))  # through a dataset: the value is refused, the file still lists
+    assert dataset.names == ["video", "evil"]
+    with pytest.raises(UnsafePickleError, match=re.escape(f"{path}: video 'evil': 'example': refusing to load "
+                                                          f"global '{refused}'")):
+        dataset.load(1)
+    with pytest.raises(ValueError, match="an example must be a dict"):
+        dataset.load(0)
     assert not target.exists()
     pickle.loads(path.read_bytes())  # the payload is live: plain pickle runs it
     assert target.exists()
@@ -448,8 +456,11 @@ def test_a_broken_pickle_names_the_file(tmp_path):
 
 def test_a_file_that_is_neither_dict_nor_list_is_named(tmp_path):
     path = _dump(tmp_path / "odd.pkl", "a string")
-    with pytest.raises(ValueError, match=re.escape(f"{path}: expected a dict (video name -> example) or a list")):
-        TapVidDavis(path=str(path)).names
+    dataset = TapVidDavis(path=str(path))
+    assert dataset.names == ["odd.pkl (unreadable)"]
+    for load in (dataset.load, dataset.load_annotations):
+        with pytest.raises(ValueError, match=re.escape(f"{path}: expected a dict (video name -> example) or a list")):
+            load(0)
 
 
 def test_pickles_written_by_numpy_1_load(tmp_path):

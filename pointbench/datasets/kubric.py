@@ -39,17 +39,20 @@ kept in [0, 1] (TAP-Vid pickles) must be multiplied by (W, H); a file whose visi
 in [-1, 1] on a larger frame is refused as "normalised". Kubric's depth is the distance along
 each pixel's ray, not z: convert with `z = d / ‖K⁻¹ (j, i, 1)‖` (pixel-centre K) before saving `depth`.
 
-Memory: `load_annotations` reads the tracks and only the header of `video` (its shape).
+Memory: `load_annotations` reads the tracks and only the header of `video` (its shape). Files are
+read with pointbench's bounded `.npz` reader: every declared shape is checked against the file's
+size before anything is allocated, and object (pickled) arrays are refused.
 """
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
+from pointbench.datasets.bounded_io import NpzArrays
+from pointbench.datasets.checks import check_intrinsics, check_rigid
 from pointbench.datasets.queries import QUERY_MODES, sample_queries
 from pointbench.types import Annotations, Sample, Tracks, invalid
 
@@ -60,20 +63,16 @@ REQUIRED_KEYS = ("video", "target_points", "occluded")
 
 def npz_shape(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of array `key` in an .npz file, read from its header without loading the data."""
-    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
-        version = np.lib.format.read_magic(f)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in read_header:
-            raise ValueError(f"{path}: '{key}' has an unsupported .npy format version {version}")
-        shape, _, dtype = read_header[version](f)
-    return shape, dtype
-
+    arrays = NpzArrays(path)
+    return arrays.shape(key), arrays.dtype(key)
 
 
 class KubricDataset(Dataset):
     """Kubric videos from `.npz` files in the format above: `path` is a folder of them (not
     searched recursively; names are file stems, sorted) or one file. `limit` keeps the first videos.
     """
+
+    positions_under_occlusion = True  # ground truth continues behind occluders (breakdowns)
 
     def __init__(self, path: str | None = None, query_mode: str = "first", query_stride: int = 5,
                  fps: float = 12.0, limit: int | None = None):
@@ -96,15 +95,18 @@ class KubricDataset(Dataset):
             raise IndexError(f"kubric dataset has {len(self.files)} videos; got index {index}")
         return self.files[index]
 
-    def _tracks(self, path: Path, data, video_shape: tuple) -> tuple[np.ndarray, Tracks]:
+    def _tracks(self, path: Path, data: NpzArrays, video_shape: tuple) -> tuple[np.ndarray, Tracks]:
         """Queries and ground truth from `target_points` / `occluded`, checked against the video's shape."""
-        missing = [k for k in REQUIRED_KEYS if k not in data.files]
+        missing = [k for k in REQUIRED_KEYS if k not in data]
         if missing:
-            raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.files)}")
+            raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.keys)}")
         if len(video_shape) != 4 or video_shape[3] != 3:
             raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"shape {video_shape}")
+        if 0 in video_shape[:3]:
+            raise invalid(path, "video", "at least one frame of at least 1x1 pixels, shape (T, H, W, 3)",
+                          f"shape {video_shape}")
         t, height, width = video_shape[:3]
-        points, occluded = data["target_points"], data["occluded"]
+        points, occluded = data.read("target_points"), data.read("occluded")
         if points.dtype.kind != "f" or points.ndim != 3 or points.shape[1:] != (t, 2):
             raise invalid(path, "target_points", f"a float array of shape (N, T={t}, 2)",
                         f"{points.dtype} array of shape {points.shape}")
@@ -128,23 +130,26 @@ class KubricDataset(Dataset):
         queries, track = sample_queries(xy32, visible, self.query_mode, self.query_stride)
         return queries, Tracks(xy=xy32[track], visible=visible[track], owner=str(path))
 
-    def _optional(self, path: Path, data, t: int, height: int, width: int) -> dict:
+    def _optional(self, path: Path, data: NpzArrays, t: int, height: int, width: int) -> dict:
         """depth, intrinsics and extrinsics, as Sample wants them (float32, per frame), where present."""
         out = {}
-        if "depth" in data.files:
-            depth = data["depth"]
-            if depth.dtype.kind != "f" or depth.shape != (t, height, width):
+        if "depth" in data:
+            shape, dtype = data.shape("depth"), data.dtype("depth")
+            if dtype.kind != "f" or shape != (t, height, width):
                 raise invalid(path, "depth", f"a float array of shape (T, H, W) = {(t, height, width)}",
-                            f"{depth.dtype} array of shape {depth.shape}")
-            out["depth"] = depth.astype(np.float32)
+                            f"{dtype} array of shape {shape}")
+            out["depth"] = data.read("depth").astype(np.float32)
         for key, shapes in (("intrinsics", [(3, 3)]), ("extrinsics", [(3, 4), (4, 4)])):
-            if key not in data.files:
+            if key not in data:
                 continue
-            m = data[key]
-            if (m.dtype.kind not in "fiu" or m.ndim not in (2, 3) or m.shape[-2:] not in shapes
-                    or (m.ndim == 3 and m.shape[0] != t) or not np.isfinite(m).all()):
+            shape, dtype = data.shape(key), data.dtype(key)
+            if (dtype.kind not in "fiu" or len(shape) not in (2, 3) or shape[-2:] not in shapes
+                    or (len(shape) == 3 and shape[0] != t)):
                 expected = " or ".join(f"{s} / (T={t}, {s[0]}, {s[1]})" for s in shapes)
-                raise invalid(path, key, f"finite numbers of shape {expected}", f"{m.dtype} array of shape {m.shape}")
+                raise invalid(path, key, f"finite numbers of shape {expected}", f"{dtype} array of shape {shape}")
+            m = data.read(key)
+            check = check_intrinsics if key == "intrinsics" else check_rigid
+            check(m, path, key)
             m = m[..., :3, :]  # a 4×4 extrinsic's last row (0, 0, 0, 1) is dropped
             out[key] = np.broadcast_to(m.astype(np.float32), (t, *m.shape[-2:])).copy()
         return out
@@ -152,24 +157,24 @@ class KubricDataset(Dataset):
     def load_annotations(self, index: int) -> Annotations:
         """Queries and ground truth; reads only the header of `video`."""
         path = self._file(index)
-        with np.load(path, allow_pickle=False) as data:
-            if "video" not in data.files:
-                raise ValueError(f"{path}: missing key(s) ['video']; keys found: {sorted(data.files)}")
-            shape, dtype = npz_shape(path, "video")
-            if dtype != np.uint8:
-                raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {dtype}")
-            queries, gt = self._tracks(path, data, shape)
-            extra = self._optional(path, data, *shape[:3])  # depth and camera, as `load` gives them
+        data = NpzArrays(path)
+        shape = self._video_header(path, data)
+        queries, gt = self._tracks(path, data, shape)
+        extra = self._optional(path, data, *shape[:3])  # depth and camera, as `load` gives them
         return Annotations(path.stem, queries, gt, shape[0], tuple(shape[1:3]), self.fps, **extra)
 
     def load(self, index: int) -> Sample:
         path = self._file(index)
-        with np.load(path, allow_pickle=False) as data:
-            if "video" not in data.files:
-                raise ValueError(f"{path}: missing key(s) ['video']; keys found: {sorted(data.files)}")
-            video = data["video"]
-            if video.dtype != np.uint8:
-                raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {video.dtype}")
-            queries, gt = self._tracks(path, data, video.shape)
-            extra = self._optional(path, data, *video.shape[:3])
-        return Sample(name=path.stem, frames=video, queries=queries, gt=gt, fps=self.fps, **extra)
+        data = NpzArrays(path)
+        shape = self._video_header(path, data)
+        queries, gt = self._tracks(path, data, shape)
+        extra = self._optional(path, data, *shape[:3])
+        return Sample(name=path.stem, frames=data.read("video"), queries=queries, gt=gt, fps=self.fps, **extra)
+
+    @staticmethod
+    def _video_header(path: Path, data: NpzArrays) -> tuple[int, ...]:
+        if "video" not in data:
+            raise ValueError(f"{path}: missing key(s) ['video']; keys found: {sorted(data.keys)}")
+        if data.dtype("video") != np.uint8:
+            raise invalid(path, "video", "uint8 RGB frames of shape (T, H, W, 3)", f"dtype {data.dtype('video')}")
+        return data.shape("video")

@@ -28,16 +28,19 @@ query's camera and instance id.
 After a run, `combine_predictions` (called by the runner) writes per recording
 `<out_dir>/multiview/<stem>.npz` with the tracks of all its cameras in one world frame (see there).
 
-Memory: arrays are read per camera. Uncompressed `.npz` members (`np.savez`) are memory-mapped;
-compressed ones (`np.savez_compressed`) are decompressed up to the camera's slab and no further
-(Fortran-ordered arrays and pickled masks are read whole). `load_annotations` reads no RGB data.
+Memory: arrays are read per camera, with pointbench's bounded `.npz` reader (declared shapes are
+checked against the file's size before anything is allocated). Uncompressed `.npz` members
+(`np.savez`) are read at the camera's slab; compressed ones (`np.savez_compressed`) are
+decompressed up to the camera's slab and no further (Fortran-ordered arrays and pickled masks are
+read whole). `load_annotations` reads no RGB data.
+
+A file that cannot be read (or whose keys and shapes are wrong) is listed as one video,
+`<file name> (unreadable)`, whose loading raises the file's error; the other recordings still run.
 """
 
 from __future__ import annotations
 
 import logging
-import struct
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +48,8 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
-from pointbench.datasets.safe_pickle import RestrictedUnpickler
+from pointbench.datasets.bounded_io import NpzArrays
+from pointbench.datasets.checks import check_intrinsics, check_rigid, detached, fresh, unreadable_name
 from pointbench.geometry import camera_to_world, lift
 from pointbench.io import atomic_path
 from pointbench.types import Annotations, Sample, Tracks, invalid
@@ -53,105 +57,6 @@ from pointbench.types import Annotations, Sample, Tracks, invalid
 __all__ = ["MultiViewNpzDataset", "sample_mask_points", "NpzArrays"]
 
 log = logging.getLogger("pointbench")
-
-_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # zip local file header: signature ... name length, extra length
-
-
-
-@dataclass(frozen=True)
-class _Member:
-    info: zipfile.ZipInfo
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    fortran: bool
-    offset: int  # of the array data within the member's (uncompressed) bytes
-
-
-class NpzArrays:
-    """The arrays of one `.npz` file, read lazily: shapes from the headers, data one slab at a time.
-
-    `read(key)` returns the whole array, `read(key, i)` only `array[i]`: memory-mapped from an
-    uncompressed member, or decompressed up to that slab from a compressed one. Object arrays
-    (pickles) are refused unless `allow_pickle`, and then read with the restricted unpickler.
-    """
-
-    def __init__(self, path: Path, allow_pickle: bool = False):
-        self.path, self.allow_pickle = Path(path), allow_pickle
-        try:
-            with zipfile.ZipFile(self.path) as archive:
-                infos = [i for i in archive.infolist() if i.filename.endswith(".npy")]
-                self._members = {i.filename[:-4]: self._header(archive, i) for i in infos}
-        except zipfile.BadZipFile as error:
-            raise ValueError(f"{self.path}: not an .npz file ({error})") from None
-
-    def _header(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
-        with archive.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            if version not in _HEADER_READERS:
-                raise ValueError(f"{self.path}: '{info.filename[:-4]}' has unsupported .npy version {version}")
-            shape, fortran, dtype = _HEADER_READERS[version](f)
-            return _Member(info, tuple(shape), dtype, fortran, f.tell())
-
-    @property
-    def keys(self) -> list[str]:
-        """Array names, in file order."""
-        return list(self._members)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._members
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        return self._members[key].shape
-
-    def dtype(self, key: str) -> np.dtype:
-        return self._members[key].dtype
-
-    def read(self, key: str, index: int | None = None) -> np.ndarray:
-        """`array` or `array[index]` (a writable copy in native byte order)."""
-        m = self._members[key]
-        if m.dtype.hasobject:
-            value = self._unpickle(m)
-            return value if index is None else value[index]
-        if index is not None and not 0 <= index < m.shape[0]:
-            raise IndexError(f"{self.path}: '{key}' has {m.shape[0]} entries along axis 0; got index {index}")
-        shape, first, count = m.shape, 0, int(np.prod(m.shape))
-        if index is not None and not m.fortran:  # a C-ordered slab is contiguous
-            shape = m.shape[1:]
-            count = int(np.prod(shape))
-            first = index * count
-        if m.info.compress_type == zipfile.ZIP_STORED and count:
-            with open(self.path, "rb") as f:
-                f.seek(m.info.header_offset)
-                signature, name_length, extra_length = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
-            if signature != b"PK\x03\x04":
-                raise ValueError(f"{self.path}: '{key}': corrupt zip member header")
-            start = m.info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + m.offset
-            mapped = np.memmap(self.path, m.dtype, "r", start + first * m.dtype.itemsize, (count,))
-            flat = np.array(mapped)
-            del mapped
-        else:
-            with zipfile.ZipFile(self.path) as archive, archive.open(m.info) as f:
-                f.seek(m.offset + first * m.dtype.itemsize)  # decompresses what it skips, keeps nothing
-                buffer = bytearray(count * m.dtype.itemsize)
-                if f.readinto(buffer) != len(buffer):
-                    raise ValueError(f"{self.path}: '{key}' is truncated")
-                flat = np.frombuffer(buffer, m.dtype)
-        array = flat.reshape(shape, order="F" if m.fortran else "C")
-        if index is not None and m.fortran:
-            array = array[index]
-        return np.ascontiguousarray(array.astype(m.dtype.newbyteorder("="), copy=False))
-
-    def _unpickle(self, m: _Member):
-        key = m.info.filename[:-4]
-        if not self.allow_pickle:
-            raise ValueError(f"{self.path}: '{key}' is a pickled object array; load it with "
-                             "dataset.allow_pickle=true if you trust the file")
-        with zipfile.ZipFile(self.path) as archive, archive.open(m.info) as f:
-            f.seek(m.offset)
-            value = RestrictedUnpickler(f, f"{self.path}: '{key}'").load()
-        return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
-
 
 def sample_mask_points(mask: np.ndarray, max_points: int, margin: float = 0.0) -> np.ndarray:
     """At most `max_points` pixels `(P, 2)` (row, column) of a boolean mask `(H, W)`, spread evenly.
@@ -231,8 +136,8 @@ def _read_recording(path: Path, mask_key: str, allow_pickle: bool) -> _Recording
     channels_last = shape[4] == 3
     n_cameras, n_frames = shape[:2]
     height, width = shape[2:4] if channels_last else shape[3:5]
-    if n_cameras == 0 or n_frames == 0:
-        raise invalid(path, "rgbs", "at least one camera and one frame", f"shape {shape}")
+    if 0 in (n_cameras, n_frames, height, width):
+        raise invalid(path, "rgbs", "at least one camera and one frame of at least 1x1 pixels", f"shape {shape}")
     dims = f"C={n_cameras}, T={n_frames}, H={height}, W={width}"
 
     def real(key: str, shapes: list[tuple], text: str) -> tuple:
@@ -245,19 +150,11 @@ def _read_recording(path: Path, mask_key: str, allow_pickle: bool) -> _Recording
     real("intrs", [(n_cameras, n_frames, 3, 3), (n_cameras, 3, 3)], "[C, T, 3, 3] or [C, 3, 3]")
     real("extrs", [(n_cameras, n_frames, r, 4) for r in (3, 4)] + [(n_cameras, r, 4) for r in (3, 4)],
          "[C, T, 3, 4] or [C, 3, 4] (or 4×4)")
-    intrinsics = np.broadcast_to(arrays.read("intrs").reshape(n_cameras, -1, 3, 3), (n_cameras, n_frames, 3, 3))
+    intrinsics = check_intrinsics(arrays.read("intrs").reshape(n_cameras, -1, 3, 3), path, "intrs")
+    intrinsics = np.broadcast_to(intrinsics, (n_cameras, n_frames, 3, 3))
     extrinsics = arrays.read("extrs")
-    extrinsics = extrinsics.reshape(n_cameras, -1, *extrinsics.shape[-2:])
-    if extrinsics.shape[-2] == 4 and not np.allclose(extrinsics[..., 3, :], [0, 0, 0, 1]):
-        raise invalid(path, "extrs", "4×4 rigid transforms with last row (0, 0, 0, 1)",
-                    f"last rows like {extrinsics[..., 3, :].reshape(-1, 4)[0].tolist()}")
+    extrinsics = check_rigid(extrinsics.reshape(n_cameras, -1, *extrinsics.shape[-2:]), path, "extrs")
     extrinsics = np.broadcast_to(extrinsics[..., :3, :], (n_cameras, n_frames, 3, 4))
-    bad = ~np.isfinite(intrinsics).all(axis=(-2, -1)) | ~(intrinsics[..., [0, 1], [0, 1]] > 0).all(axis=-1)
-    if bad.any():
-        c, t = np.argwhere(bad)[0]
-        raise invalid(path, "intrs", "finite with fx, fy > 0", f"{intrinsics[c, t].tolist()} at camera {c}, frame {t}")
-    if not np.isfinite(extrinsics).all():
-        raise invalid(path, "extrs", "finite", "NaN or inf")
     camera_ids = _ids(arrays, "camera_ids", n_cameras, "camera")
 
     mask_shape = (n_cameras, n_frames, height, width)
@@ -313,8 +210,9 @@ class MultiViewNpzDataset(Dataset):
         fps: playback rate in the recording (not stored in the files).
         allow_pickle: accept masks stored as a pickled dict (only for files you trust).
 
-    Every file's keys and shapes are checked from the headers when the dataset is built, so a
-    malformed file fails at once, naming the file, the key and the shape found.
+    Every file's keys and shapes are checked from the headers when the dataset is built; a
+    malformed file is listed as one video `<file name> (unreadable)` whose loading raises the
+    error (naming the file, the key and the shape found), and the other files' videos still run.
     """
 
     query_mode = "first"
@@ -326,22 +224,37 @@ class MultiViewNpzDataset(Dataset):
             raise ValueError(f"multiview_npz dataset: max_points_per_mask must be >= 1; got {max_points_per_mask}")
         self.mask_key, self.max_points_per_mask = mask_key, int(max_points_per_mask)
         self.mask_margin, self.fps, self.allow_pickle = float(mask_margin), float(fps), allow_pickle
-        self.recordings = [_read_recording(f, mask_key, allow_pickle) for f in files]
-        self._videos = [(r, c) for r in self.recordings for c in range(len(r.camera_ids))]
+        self.recordings, self._videos, self._names, taken = [], [], [], set()
+        for file in files:
+            try:
+                recording = _read_recording(file, mask_key, allow_pickle)
+            except Exception as error:  # a broken file costs only its own videos
+                self._videos.append((file, detached(error)))
+                self._names.append(unreadable_name(file, taken))
+                continue
+            self.recordings.append(recording)
+            for camera in range(len(recording.camera_ids)):
+                self._videos.append((recording, camera))
+                taken.add(recording.name(camera))
+                self._names.append(recording.name(camera))
         self._queries: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def names(self) -> list[str]:
-        return [r.name(c) for r, c in self._videos]
+        return list(self._names)
 
     def _video(self, index: int) -> tuple[_Recording, int]:
         if not 0 <= index < len(self._videos):
             raise IndexError(f"multiview_npz dataset has {len(self._videos)} videos; got index {index}")
-        return self._videos[index]
+        recording, camera = self._videos[index]
+        if isinstance(camera, BaseException):
+            raise fresh(camera)
+        return recording, camera
 
     def scene(self, index: int) -> str:
         """The recording (file stem) that video `index` is a camera of."""
-        return self._video(index)[0].stem
+        recording = self._videos[index][0]
+        return recording.stem
 
     def _masks(self, recording: _Recording, camera: int):
         """(instance id, mask (T, H, W)) of every instance, for one camera, read one at a time."""

@@ -504,6 +504,8 @@ class SyntheticRGBDDataset(Dataset):
     ((4, 48, 64, 3), (4, 48, 64), 'camera')
     """
 
+    positions_under_occlusion = True  # ground truth continues behind occluders (breakdowns)
+
     def __init__(self, num_videos: int = 4, num_frames: int = 24, height: int = 192, width: int = 256,
                  num_tracks: int = 256, num_objects: int = 5, seed: int = 0, query_mode: str = "first",
                  query_stride: int = 5, fps: float = 24.0):

@@ -11,7 +11,10 @@ shards `NNNN_of_0010.pkl`). An example is a dict of
 Positions at occluded frames are arbitrary and left unchecked; visible ones must be finite and
 inside the frame up to one pixel (the Kinetics generator shifts points by half a pixel). Points
 are used as the reference reader uses them: pixel position = normalised position × frame size,
-nothing else. Files are read with `safe_load`, so no code can run while loading them.
+nothing else. Files are read with `safe_load`, so no code can run while loading them, and a value
+it refuses (a forged array, an allocation the file cannot describe) costs only the video holding
+it. A file that cannot be read at all is listed as one video, `<file name> (unreadable)`, whose
+loading raises the file's error: the other files' videos still run.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset
+from pointbench.datasets.checks import detached, fresh, unique_name, unreadable_name
 from pointbench.datasets.queries import QUERY_MODES, sample_queries
-from pointbench.datasets.safe_pickle import safe_load
+from pointbench.datasets.safe_pickle import Refused, safe_load
 from pointbench.types import Annotations, Sample, Tracks, invalid
 
 __all__ = ["TapVidDataset", "TapVidDavis", "TapVidRgbStacking", "RoboTap", "TapVidKinetics", "INTERPOLATIONS"]
@@ -33,7 +37,6 @@ INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": c
                   "lanczos": cv2.INTER_LANCZOS4}
 _KEYS = ("video", "points", "occluded")
 _TAPNET = "https://github.com/google-deepmind/tapnet/tree/main/tapnet/tapvid"
-
 
 
 def _describe(value) -> str:
@@ -50,20 +53,33 @@ def _decode_jpeg(data, owner: str, index: int) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _raise_refused(value, owner: str, key: str) -> None:
+    """Raise the error of a value the unpickler refused: `value` itself, or an item of it (a frame)."""
+    items = value if isinstance(value, (list, tuple)) else ()
+    refused = next((v for v in (value, *items) if isinstance(v, Refused)), None)
+    if refused is not None:
+        raise refused.error(f"{owner}: '{key}'")
+
+
 class _Example:
     """One checked example: its raw video, points, occlusion flags and native frame size."""
 
     def __init__(self, example, owner: str):
+        _raise_refused(example, owner, "example")
         if not isinstance(example, dict):
             raise ValueError(f"{owner}: an example must be a dict with keys {_KEYS}; got {type(example).__name__}")
         for key in _KEYS:
             if key not in example:
                 raise ValueError(f"{owner}: missing key '{key}' (an example holds {', '.join(_KEYS)})")
+        for key in _KEYS:
+            _raise_refused(example[key], owner, key)
         video, points, occluded = (example[k] for k in _KEYS)
         if not (isinstance(points, np.ndarray) and points.dtype.kind == "f" and points.ndim == 3
                 and points.shape[2] == 2):
             raise invalid(owner, "points", "a float array of shape (N, T, 2)", _describe(points))
         n, t = points.shape[:2]
+        if t == 0:
+            raise invalid(owner, "points", "at least one frame, shape (N, T >= 1, 2)", f"shape {points.shape}")
         if not (isinstance(occluded, np.ndarray) and occluded.dtype == np.bool_ and occluded.shape == (n, t)):
             raise invalid(owner, "occluded", f"a bool array of shape (N={n}, T={t})", _describe(occluded))
         self.owner, self.points, self.occluded, self.video = owner, points, occluded, video
@@ -75,14 +91,16 @@ class _Example:
                             _describe(video))
             if len(video) != t:
                 raise invalid(owner, "video", f"T={t} frames, as 'points' has", f"{len(video)} JPEG frames")
-            self.first = _decode_jpeg(video[0], owner, 0) if t else None
-            self.size = self.first.shape[:2] if t else (0, 0)
+            self.first = _decode_jpeg(video[0], owner, 0)
+            self.size = self.first.shape[:2]
         else:
             if not (video.dtype == np.uint8 and video.ndim == 4 and video.shape[3] == 3):
                 raise invalid(owner, "video", "a uint8 array (T, H, W, 3) or a sequence of JPEG-encoded frames (bytes)",
                             _describe(video))
             if video.shape[0] != t:
                 raise invalid(owner, "video", f"T={t} frames, as 'points' has", f"shape {video.shape}")
+            if 0 in video.shape[1:3]:
+                raise invalid(owner, "video", "frames of at least 1x1 pixels", f"shape {video.shape}")
             self.size = video.shape[1:3]
         visible_xy = points[~occluded]
         if not np.isfinite(visible_xy).all():
@@ -110,6 +128,10 @@ class TapVidDataset(Dataset):
     previous file before reading the next. Listing `names` reads every file once, one at a time,
     last to first, so the first file stays loaded for the first videos. Frames are converted
     (resized or JPEG-decoded) only for the video being loaded.
+
+    Broken input: a file that cannot be read is listed as one video `<file name> (unreadable)`,
+    and a name that repeats one of an earlier file as `<name> (<file name>, duplicate)`; loading
+    either raises the error (the runner records it in that video's row), and the rest still run.
     """
 
     #: Shown in messages, with where to get the data.
@@ -132,7 +154,7 @@ class TapVidDataset(Dataset):
         self.query_mode, self.query_stride, self.interpolation, self.fps = query_mode, query_stride, interpolation, fps
         self.resize = self._parse_resize(resize)
         self.files, self.is_folder = self._find_files(path)
-        self._entries: list[tuple[int, object, str]] | None = None  # (file index, key in file, name)
+        self._entries: list[tuple[int, object, str, BaseException | None]] | None = None  # file, key, name, error
         self._held: tuple[int, object] | None = None  # (file index, its content)
 
     def _parse_resize(self, resize) -> tuple[int, int] | None:
@@ -162,41 +184,63 @@ class TapVidDataset(Dataset):
         """The content of file `index`, read unless it is the one held (which it then replaces)."""
         if self._held is None or self._held[0] != index:
             self._held = None  # drop the previous file first: at most one is in memory
-            self._held = (index, safe_load(self.files[index]))
+            self._held = (index, safe_load(self.files[index], keep_refused=True))
         return self._held[1]
 
     def _keys(self, index: int, content) -> list[tuple[object, str]]:
+        if isinstance(content, Refused):
+            raise content.error()
         if isinstance(content, dict):
-            return [(key, str(key)) for key in content]
+            return [(key, key if isinstance(key, Refused) else str(key)) for key in content]
         if isinstance(content, (list, tuple)):
             prefix = f"{self.files[index].stem}/" if self.is_folder else ""
             return [(i, f"{prefix}{i}") for i in range(len(content))]
         raise ValueError(f"{self.files[index]}: expected a dict (video name -> example) or a list of examples; "
                          f"got {type(content).__name__}")
 
-    def _index(self) -> list[tuple[int, object, str]]:
+    def _listing(self) -> dict[int, list | BaseException]:
+        """Each file's (key, name) pairs, or the error reading it; files read last to first (the first stays held)."""
+        listed = {}
+        for index in reversed(range(len(self.files))):
+            try:
+                listed[index] = self._keys(index, self._file(index))
+            except Exception as error:  # a broken file costs only its own videos
+                self._held = None
+                listed[index] = detached(error)
+        return listed
+
+    def _index(self) -> list[tuple[int, object, str, BaseException | None]]:
         if self._entries is None:
-            keys = {index: self._keys(index, self._file(index)) for index in reversed(range(len(self.files)))}
-            entries, seen = [], {}
-            for index in range(len(self.files)):
-                for key, name in keys[index]:
-                    if name in seen:
-                        raise ValueError(f"{self.files[index]}: video name '{name}' also appears in "
-                                         f"{self.files[seen[name]]}")
-                    seen[name] = index
-                    entries.append((index, key, name))
+            entries, seen, taken = [], {}, set()
+            for index, keys in sorted(self._listing().items()):
+                file = self.files[index]
+                if isinstance(keys, BaseException):
+                    entries.append((index, None, unreadable_name(file, taken), keys))
+                    continue
+                for key, name in keys:
+                    error = None
+                    if isinstance(name, Refused):
+                        name, error = f"{file.name} (refused key)", name.error(f"{file}: a video name")
+                    elif name in seen:
+                        error = ValueError(f"{file}: video name '{name}' also appears in {self.files[seen[name]]}")
+                        name = f"{name} ({file.name}, duplicate)"
+                    else:
+                        seen[name] = index
+                    entries.append((index, key, unique_name(name, taken), error))
             self._entries = entries
         return self._entries
 
     @property
     def names(self) -> list[str]:
-        return [name for _, _, name in self._index()]
+        return [name for _, _, name, _ in self._index()]
 
     def _example(self, index: int) -> tuple[str, _Example]:
         entries = self._index()
         if not 0 <= index < len(entries):
             raise IndexError(f"{self.title} has {len(entries)} videos; got index {index}")
-        file, key, name = entries[index]
+        file, key, name, error = entries[index]
+        if error is not None:
+            raise fresh(error)
         return name, _Example(self._file(file)[key], f"{self.files[file]}: video '{name}'")
 
     def _out_size(self, size: tuple[int, int]) -> tuple[int, int]:

@@ -9,6 +9,10 @@ rendered with projectaria_tools, whose pixel centres are integers), and `queries
 positions in those same coordinates (`fx·X/Z + cx`), so both become pointbench raster
 coordinates by adding 0.5 — the gt `xy` is `pointbench.geometry.project(tracks_XYZ)`, so query
 and gt agree at the query frame.
+
+Files are read with pointbench's bounded `.npz` reader (declared shapes are checked against the
+file's size before anything is allocated); JPEG frames stored as a pickled object array are read,
+with `allow_pickle=True` only, by the restricted unpickler, and must then be plain bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset, npz_files
+from pointbench.datasets.bounded_io import NpzArrays
+from pointbench.datasets.checks import check_rigid
 from pointbench.geometry import RASTER_OFFSET, project
 from pointbench.types import Annotations, Sample, Tracks, invalid, validate_queries
 
@@ -44,10 +50,9 @@ def decode_jpeg(data, owner: str = "image") -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-
-def _float_array(data, path: Path, key: str, shape: tuple) -> np.ndarray:
+def _float_array(data: NpzArrays, path: Path, key: str, shape: tuple) -> np.ndarray:
     """A real-valued array of `shape` (None: any size)."""
-    value = data[key]
+    value = data.read(key)
     text = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
     if value.dtype.kind not in "fiu":
         raise invalid(path, key, f"a numeric array of shape {text}", f"dtype {value.dtype}")
@@ -61,8 +66,8 @@ class TapVid3DDataset(Dataset):
 
     Names are file stems, sorted. `limit` keeps the first videos only. `fps` is not stored in
     the files (ADT and Panoptic Studio are 30 fps, DriveTrack 10). Some releases store the JPEG
-    frames as a pickled object array: loading those needs `allow_pickle=True` (pickles can run
-    code: only for files you trust).
+    frames as a pickled object array: loading those needs `allow_pickle=True` (only for files you
+    trust; they are read with the restricted unpickler, which admits plain bytes only).
 
     2D scoring uses `query_mode = "strided"` (every frame but the query frame): TAPVid-3D's
     queries are not necessarily at a track's first visible frame and its protocol scores every
@@ -86,40 +91,36 @@ class TapVid3DDataset(Dataset):
         if not 0 <= index < len(self.files):
             raise IndexError(f"tapvid3d dataset has {len(self.files)} videos; got index {index}")
         path = self.files[index]
-        with np.load(path, allow_pickle=self.allow_pickle) as data:
-            missing = [k for k in REQUIRED_KEYS if k not in data.files]
-            if missing:
-                raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.files)}")
-            try:
-                jpegs = data["images_jpeg_bytes"]
-            except ValueError as error:  # object arrays need pickle
-                raise ValueError(f"{path}: 'images_jpeg_bytes' is a pickled object array; load it with "
-                                 f"dataset.allow_pickle=true if you trust the file ({error})") from None
-            tracks = _float_array(data, path, "tracks_XYZ", (None, None, 3))
-            n_frames, n_tracks = tracks.shape[:2]
-            if n_frames == 0:
-                raise invalid(path, "tracks_XYZ", "at least one frame, shape (T >= 1, N, 3)", f"shape {tracks.shape}")
-            visibility = data["visibility"]
-            if visibility.shape != (n_frames, n_tracks):
-                raise invalid(path, "visibility", f"shape (T, N) = {(n_frames, n_tracks)} like tracks_XYZ",
-                            f"shape {visibility.shape}")
-            if visibility.dtype != np.bool_ and not (visibility.dtype.kind in "iuf" and np.isin(visibility, (0, 1)).all()):
-                raise invalid(path, "visibility", "bool (or 0/1)", f"dtype {visibility.dtype} with other values")
-            queries_xyt = _float_array(data, path, "queries_xyt", (n_tracks, 3))
-            fx_fy_cx_cy = _float_array(data, path, "fx_fy_cx_cy", (4,))
-            extrinsics = None
-            if "extrinsics_w2c" in data.files:
-                extrinsics = _float_array(data, path, "extrinsics_w2c", (n_frames, 4, 4))
-            if jpegs.ndim != 1 or len(jpegs) != n_frames:
-                raise invalid(path, "images_jpeg_bytes", f"one JPEG per frame, shape ({n_frames},)",
-                            f"shape {jpegs.shape}")
-            count = n_frames if decode == "all" else 1
-            frames = [decode_jpeg(jpegs[t], f"{path}: 'images_jpeg_bytes'[{t}]") for t in range(count)]
+        data = NpzArrays(path, self.allow_pickle)
+        missing = [k for k in REQUIRED_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"{path}: missing key(s) {missing}; keys found: {sorted(data.keys)}")
+        tracks = _float_array(data, path, "tracks_XYZ", (None, None, 3))
+        n_frames, n_tracks = tracks.shape[:2]
+        if n_frames == 0:
+            raise invalid(path, "tracks_XYZ", "at least one frame, shape (T >= 1, N, 3)", f"shape {tracks.shape}")
+        visibility = data.read("visibility")
+        if visibility.shape != (n_frames, n_tracks):
+            raise invalid(path, "visibility", f"shape (T, N) = {(n_frames, n_tracks)} like tracks_XYZ",
+                          f"shape {visibility.shape}")
+        if visibility.dtype != np.bool_ and not (visibility.dtype.kind in "iuf" and np.isin(visibility, (0, 1)).all()):
+            raise invalid(path, "visibility", "bool (or 0/1)", f"dtype {visibility.dtype} with other values")
+        queries_xyt = _float_array(data, path, "queries_xyt", (n_tracks, 3))
+        fx_fy_cx_cy = _float_array(data, path, "fx_fy_cx_cy", (4,))
+        extrinsics = None
+        if "extrinsics_w2c" in data:
+            extrinsics = check_rigid(_float_array(data, path, "extrinsics_w2c", (n_frames, 4, 4)), path,
+                                     "extrinsics_w2c")
+        shape = data.shape("images_jpeg_bytes")
+        if len(shape) != 1 or shape[0] != n_frames:
+            raise invalid(path, "images_jpeg_bytes", f"one JPEG per frame, shape ({n_frames},)", f"shape {shape}")
+        jpegs = data.read("images_jpeg_bytes")
+        if jpegs.dtype.kind not in "SO":
+            raise invalid(path, "images_jpeg_bytes", "JPEG-encoded frames (bytes)", f"dtype {jpegs.dtype}")
+        count = n_frames if decode == "all" else 1
+        frames = [decode_jpeg(jpegs[t], f"{path}: 'images_jpeg_bytes'[{t}]") for t in range(count)]
         if not np.isfinite(fx_fy_cx_cy).all() or (fx_fy_cx_cy[:2] <= 0).any():
             raise invalid(path, "fx_fy_cx_cy", "finite with fx, fy > 0", f"{fx_fy_cx_cy.tolist()}")
-        if extrinsics is not None and not np.allclose(extrinsics[:, 3], [0, 0, 0, 1]):
-            raise invalid(path, "extrinsics_w2c", "4×4 rigid transforms with last row (0, 0, 0, 1)",
-                        f"last rows like {extrinsics[0, 3].tolist()}")
         sizes = {f.shape[:2] for f in frames}
         if len(sizes) > 1:
             raise invalid(path, "images_jpeg_bytes", "frames of one size", f"sizes {sorted(sizes)}")

@@ -19,8 +19,8 @@ frame must be one of them: loaded index = t / k), `max_frames` caps how many it 
 Queries (`queries.source`):
   grid    `grid_size` G: G×G points at the centres of a regular G×G partition of the frame,
           x = (j + 0.5)·W/G, y = (i + 0.5)·H/G, row by row (query i·G + j), at `query_frame`.
-  points  `points_file`: CSV with a header naming columns t, x, y (other columns are ignored),
-          or .npy float (M, 3) rows (t, x, y).
+  points  `points_file`: UTF-8 CSV (a byte-order mark is fine) with a header naming columns t,
+          x, y (other columns are ignored), or .npy float (M, 3) rows (t, x, y).
   mask    `mask_file`: an image of the original frame size; every pixel > 0 in any colour channel
           (alpha is ignored) is a candidate. At most `max_points` are taken, evenly spread: the
           frame is cut into s×s cells with the smallest integer s that leaves at most `max_points`
@@ -31,10 +31,13 @@ There is no ground truth (`gt=None`), so runs are `unscored`; `fps` comes from t
 (CAP_PROP_FPS; the config `fps` where the file has none, and for frame folders), divided by
 `stride`. At most one video's frames are held; `load_annotations` decodes only the first frame
 (and, for a file whose header states no frame count, reads through it once to count them).
+Paths need not be valid UTF-8: images are decoded from bytes read by Python, and a video file
+whose name OpenCV cannot take is opened through a temporary symbolic link with an ASCII name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob as globlib
 import math
@@ -48,6 +51,7 @@ import cv2
 import numpy as np
 
 from pointbench.datasets.base import Dataset
+from pointbench.datasets.bounded_io import opencv_path, read_image, read_npy
 from pointbench.datasets.tapvid import INTERPOLATIONS
 from pointbench.types import Annotations, Sample
 
@@ -115,31 +119,41 @@ def read_points_file(path: Path) -> tuple[np.ndarray, list[str]]:
     if not path.is_file():
         raise FileNotFoundError(f"{_OWNER}: points_file '{path}' does not exist")
     if path.suffix.lower() == ".npy":
-        try:
-            data = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise ValueError(f"{path}: not a plain .npy array ({error})") from None
+        data = read_npy(path)
         if data.ndim != 2 or data.shape[1] != 3 or data.dtype.kind not in "fiu":
             raise ValueError(f"{path}: expected a numeric array of shape (M, 3) with rows (t, x, y); "
                              f"got {data.dtype} array of shape {data.shape}")
         return data.astype(np.float64), [f"row {i}" for i in range(len(data))]
-    with open(path, newline="") as f:
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text (byte {error.start}: {error.reason}); save the CSV as "
+                         "UTF-8") from None
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
+    # utf-8-sig: a byte-order mark (what spreadsheet programs write) is not part of the first column's name
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        names = [h.strip().lower() for h in header or []]
-        missing = [c for c in ("t", "x", "y") if c not in names]
-        if missing:
-            raise ValueError(f"{path}: the CSV header must name the columns t, x, y; got {header}")
-        columns = [names.index(c) for c in ("t", "x", "y")]
-        rows, labels = [], []
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            try:
-                rows.append([float(row[c]) for c in columns])
-            except (ValueError, IndexError):
-                raise ValueError(f"{path}: line {line}: expected numbers in columns t, x, y; got {row}") from None
-            labels.append(f"line {line}")
+        try:
+            header = next(reader, None)
+            names = [h.strip().lower() for h in header or []]
+            missing = [c for c in ("t", "x", "y") if c not in names]
+            if missing:
+                raise ValueError(f"{path}: the CSV header must name the columns t, x, y; got {header}")
+            columns = [names.index(c) for c in ("t", "x", "y")]
+            rows, labels = [], []
+            for row in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                try:
+                    rows.append([float(row[c]) for c in columns])
+                except (ValueError, IndexError):
+                    raise ValueError(f"{path}: line {line}: expected numbers in columns t, x, y; got {row}") from None
+                labels.append(f"line {line}")
+        except csv.Error as error:
+            raise ValueError(f"{path}: line {reader.line_num}: not a readable CSV ({error})") from None
     return np.array(rows, np.float64).reshape(-1, 3), labels
 
 
@@ -168,25 +182,29 @@ class _Source:
         return files
 
     def _read_image(self, file: Path) -> np.ndarray:
-        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        image = read_image(file, cv2.IMREAD_COLOR)  # bytes read by Python: OpenCV cannot open every path
         if image is None:
             raise ValueError(f"{_OWNER}: cannot read image '{file}'")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    def _open(self) -> cv2.VideoCapture:
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[cv2.VideoCapture]:
         if not self.path.is_file():
             raise FileNotFoundError(f"{_OWNER}: no video file at '{self.path}'")
-        capture = cv2.VideoCapture(str(self.path))
-        if not capture.isOpened():
-            raise ValueError(f"{_OWNER}: OpenCV cannot open video '{self.path}'")
-        return capture
+        with opencv_path(self.path) as name:  # never hands OpenCV a name that is not valid UTF-8
+            capture = cv2.VideoCapture(name)
+            try:
+                if not capture.isOpened():
+                    raise ValueError(f"{_OWNER}: OpenCV cannot open video '{self.path}'")
+                yield capture
+            finally:
+                capture.release()
 
     def meta(self, fallback_fps: float) -> _Meta:
         if self.is_folder:
             files = self._images()
             return _Meta(len(files), self._read_image(files[0]).shape[:2], fallback_fps)
-        capture = self._open()
-        try:
+        with self._open() as capture:
             count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             fps = capture.get(cv2.CAP_PROP_FPS)
             ok, first = capture.read()
@@ -194,9 +212,7 @@ class _Source:
                 count = 1
                 while capture.grab():
                     count += 1
-        finally:
-            capture.release()
-        if not ok or first is None:
+        if not ok or first is None or 0 in first.shape[:2]:
             raise ValueError(f"{_OWNER}: no frame decodes from video '{self.path}'")
         fps = float(fps) if math.isfinite(fps) and fps > 0 else fallback_fps
         return _Meta(count, first.shape[:2], fps)
@@ -211,8 +227,8 @@ class _Source:
                                      f"frame of '{self.path}' is {native_size[0]}x{native_size[1]} (height x width)")
                 yield frame
             return
-        capture, index, done = self._open(), 0, 0
-        try:
+        index, done = 0, 0
+        with self._open() as capture:
             while done < count:
                 if index % stride:
                     ok = capture.grab()
@@ -224,8 +240,6 @@ class _Source:
                 if not ok:
                     break
                 index += 1
-        finally:
-            capture.release()
         if done < count:
             raise ValueError(f"{_OWNER}: video '{self.path}': its header promises {count} frame(s) at stride "
                              f"{stride} but only {done} decode; set dataset.max_frames={max(done, 1)} "
@@ -373,7 +387,7 @@ class VideoDataset(Dataset):
         frame = self._frame_index(q["query_frame"], n_loaded, f"{_OWNER}: video '{name}': queries.query_frame")
         if not path.is_file():
             raise FileNotFoundError(f"{_OWNER}: mask_file '{path}' does not exist")
-        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        mask = read_image(path, cv2.IMREAD_UNCHANGED)
         if mask is None:
             raise ValueError(f"{path}: not a readable image (mask_file)")
         mask = mask if mask.ndim == 2 else mask[..., :3].max(axis=2)  # any colour channel; alpha is ignored
@@ -399,11 +413,14 @@ class VideoDataset(Dataset):
         meta = source.meta(self.fps)
         queries = self._queries(name, meta)
         count, out = self._count(meta), self._out_size(meta.size)
-        frames = np.empty((count, *out, 3), np.uint8)
+        decoded = []  # not preallocated from `count`: a header can promise any number of frames
         for t, frame in enumerate(source.frames(self.stride, count, meta.size)):
             if frame.shape[:2] != meta.size:
                 raise ValueError(f"{_OWNER}: video '{source.path}': frame {t * self.stride} is "
                                  f"{frame.shape[0]}x{frame.shape[1]}, frame 0 is {meta.size[0]}x{meta.size[1]}")
-            frames[t] = frame if out == meta.size else cv2.resize(
-                frame, (out[1], out[0]), interpolation=INTERPOLATIONS[self.interpolation])
+            decoded.append(frame if out == meta.size else cv2.resize(
+                frame, (out[1], out[0]), interpolation=INTERPOLATIONS[self.interpolation]))
+        frames = np.empty((len(decoded), *out, 3), np.uint8)
+        for t in range(len(decoded)):  # each decoded frame is dropped once copied
+            frames[t], decoded[t] = decoded[t], None
         return Sample(name=name, frames=frames, queries=queries, gt=None, fps=meta.fps / self.stride)
