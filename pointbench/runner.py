@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,6 +154,8 @@ class _Job:
     #: Rows of `breakdown.csv` and tables of `metrics_per_track.csv`, of the scored videos.
     breakdowns: list = field(default_factory=list)
     per_track: list = field(default_factory=list)
+    #: Held around every call into the dataset: the loading thread and a late load never interleave.
+    dataset_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample,
                 kind: str = "tracks") -> tuple[Tracks, Cost, Path | None]:
@@ -180,41 +184,70 @@ class _Job:
             self.cache.store(key, pred, queries, n_frames, cost, kind)
         return pred, cost, None
 
-    def cycle(self, video: Annotations, pred: Tracks, load_sample) -> dict:
-        """Ground-truth-free scores: track back from the last frame (a second run) and survival."""
+    def cycle_track(self, video: Annotations, pred: Tracks, load_sample) -> tuple[Tracks, np.ndarray, Cost | None]:
+        """The second, backward tracker run of the ground-truth-free scores: (tracks, index, cost)."""
         back_queries, index = cycle_queries(pred.xy, pred.visible, video.queries, image_size=video.image_size)
-        row = {"survival": track_survival(pred.visible, video.queries), "tracker_runs": 2}
-        if len(back_queries):
-            log.info("%s: cycle run: tracking %d points back from the last frame", printable(video.name),
-                     len(back_queries))
-            back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle")
-            row["cycle_seconds"] = cost.seconds
-        else:
-            back = Tracks.empty(video.n_frames)
-        row.update(cycle_consistency(video.queries, back.xy, back.visible, index, video.image_size))
-        return row
+        if not len(back_queries):
+            return Tracks.empty(video.n_frames), index, None
+        log.info("%s: cycle run: tracking %d points back from the last frame", printable(video.name),
+                 len(back_queries))
+        back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle")
+        return back, index, cost
 
-    def process(self, index: int, name: str) -> dict:
-        """The table row of video `index`: load, predict, save, score and record it."""
-        row = {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": printable(name),
-               "video_key": video_key(name), **self.identity_columns}
+    def _row(self, name: str) -> dict:
+        return {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": printable(name),
+                "video_key": video_key(name), **self.identity_columns}
+
+    def _wants_cycle(self, video: Annotations) -> bool:
+        return self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None)
+
+    # --- The three stages of a video: load, track, finish (the pipelined runner overlaps them) -----------
+
+    def load(self, index: int, name: str) -> _Video:
+        """Stage 1: the video's annotations, and its frames where tracking or a recording needs them."""
+        item = _Video(index, name, self._row(name))
         try:
             # Frames are decoded only when tracking or recording needs them (and then once).
             recording = self.recording is not None or self.recording3d is not None
             in_cache = self.cache is not None and not self.force and self.cache.path(name).exists()
-            sample = self.dataset.load(index) if recording or not in_cache else None
-            video = sample.annotations() if sample is not None else self.dataset.load_annotations(index)
-            row.update(n_frames=video.n_frames, n_queries=len(video.queries))
+            with self.dataset_lock:
+                item.sample = self.dataset.load(index) if recording or not in_cache else None
+                item.video = (item.sample.annotations() if item.sample is not None
+                              else self.dataset.load_annotations(index))
+            item.row.update(n_frames=item.video.n_frames, n_queries=len(item.video.queries))
+        except Exception as error:
+            item.error = error
+        return item
 
-            loaded = [sample]
+    def _load_sample(self, item: _Video):
+        def load_sample():  # decoded at most once per video
+            if item.sample is None:
+                with self.dataset_lock:
+                    item.sample = self.dataset.load(item.index)
+            return item.sample
+        return load_sample
 
-            def load_sample():  # decoded at most once per video
-                if loaded[0] is None:
-                    loaded[0] = self.dataset.load(index)
-                return loaded[0]
+    def track(self, item: _Video) -> _Video:
+        """Stage 2: the predictions (from the cache or the tracker), and the cycle run's where wanted."""
+        if item.error is not None:
+            return item
+        try:
+            video, load_sample = item.video, self._load_sample(item)
+            pred, item.cost, item.entry = self.predict(item.name, video.queries, video.n_frames, load_sample)
+            item.pred = with_3d(video, pred)
+            if self._wants_cycle(video):
+                item.cycle = self.cycle_track(video, item.pred, load_sample)
+        except Exception as error:
+            item.error = error
+        return item
 
-            pred, cost, entry = self.predict(name, video.queries, video.n_frames, load_sample)
-            pred = with_3d(video, pred)
+    def finish(self, item: _Video) -> dict:
+        """Stage 3: the table row of the video: save, score and record it; frees its frames."""
+        name, row = item.name, item.row
+        try:
+            if item.error is not None:
+                raise item.error
+            video, pred, cost = item.video, item.pred, item.cost
             self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
@@ -226,7 +259,7 @@ class _Job:
                 try:
                     row.update(score3d(video, pred, self.scaling3d))
                 except ValueError as error:  # the 2D score stands; the 3D columns stay empty
-                    log.warning("%s: no 3D scores: %s", name, error)
+                    log.warning("%s: no 3D scores: %s", printable(name), error)
                 if self.output.get("breakdown", True):
                     self.breakdowns.append({**{k: row[k] for k in BREAKDOWN_KEYS}, **breakdown_scores(
                         video, pred, self.dataset.query_mode, self.occluded_positions)})
@@ -234,21 +267,89 @@ class _Job:
                     self.per_track.append(per_track_scores(video, pred, self.dataset.query_mode).assign(
                         **{k: row[k] for k in BREAKDOWN_KEYS}))
             row["tracker_runs"] = 1
-            if self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None):
-                row.update(self.cycle(video, pred, load_sample))
+            if item.cycle is not None:
+                back, index, back_cost = item.cycle
+                row.update(survival=track_survival(pred.visible, video.queries), tracker_runs=2)
+                if back_cost is not None:
+                    row["cycle_seconds"] = back_cost.seconds
+                row.update(cycle_consistency(video.queries, back.xy, back.visible, index, video.image_size))
+            sample = item.sample
             if self.recording is not None:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton, scores=frame_scores(
                                              video, pred, self.dataset.query_mode, self.tracker_name))
             if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
-                scene = self.dataset.scene(index) if hasattr(self.dataset, "scene") else None
+                with self.dataset_lock:
+                    scene = self.dataset.scene(item.index) if hasattr(self.dataset, "scene") else None
                 log_3d_video(self.recording3d, name, sample, sample.gt, {self.tracker_name: pred}, scene=scene)
             log.info("%s: %s%s (%.2f s tracking)", printable(name),
-                     f"cached ({entry}), " if entry is not None else "", _scores_line(row), cost.seconds)
+                     f"cached ({item.entry}), " if item.entry is not None else "", _scores_line(row), cost.seconds)
         except Exception as error:  # one broken video never loses the results of the others
             row.update(status=STATUS_ERROR, error=printable(f"{type(error).__name__}: {error}"))
             log.error("%s: %s", printable(name), row["error"])
+        finally:
+            item.sample = None  # the frames are no longer needed: memory stays bounded
         return row
+
+    def process(self, index: int, name: str) -> dict:
+        """The table row of video `index`: the three stages in turn."""
+        return self.finish(self.track(self.load(index, name)))
+
+
+@dataclass
+class _Video:
+    """One video on its way through the stages, with the first error it met."""
+
+    index: int
+    name: str
+    row: dict
+    video: Annotations | None = None
+    sample: object = None
+    pred: Tracks | None = None
+    cost: Cost | None = None
+    entry: Path | None = None
+    cycle: tuple | None = None
+    error: Exception | None = None
+
+
+def run_videos(job: _Job, names: list[str], pipeline: bool, progress) -> list[dict]:
+    """The rows of every video, in order. With `pipeline`, video k+1 loads in the background while
+    video k is tracked, and video k-1 is finished (scored, saved, recorded) meanwhile: at most one
+    video ahead and one behind. Rows, files and recordings are those of the sequential run."""
+    if not pipeline or len(names) < 2:
+        rows = []
+        for index, name in enumerate(names):
+            rows.append(job.process(index, name))
+            progress.update()
+        return rows
+    rows: list[dict | None] = [None] * len(names)
+    with ThreadPoolExecutor(1, thread_name_prefix="pointbench-load") as loader, \
+            ThreadPoolExecutor(1, thread_name_prefix="pointbench-finish") as finisher:
+        upcoming = loader.submit(job.load, 0, names[0])
+        behind = None
+        for index in range(len(names)):
+            item = upcoming.result()
+            upcoming = loader.submit(job.load, index + 1, names[index + 1]) if index + 1 < len(names) else None
+            job.track(item)
+            if behind is not None:
+                rows[behind[0]] = behind[1].result()
+                progress.update()
+            behind = (index, finisher.submit(job.finish, item))
+        rows[behind[0]] = behind[1].result()
+        progress.update()
+    return rows
+
+
+def set_thread_pools(threads) -> None:
+    """Apply the `threads` config: OpenCV's and torch's thread counts (null: leave the default)."""
+    if threads is None:
+        return
+    if threads.get("opencv") is not None:
+        import cv2
+
+        cv2.setNumThreads(int(threads.opencv))
+    if threads.get("torch") is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(threads.torch))
 
 
 def identity_of(cfg: DictConfig) -> dict:
@@ -300,6 +401,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     out_dir = Path(out_dir)
     shard, num_shards = shard_of(cfg)
     tracker_name, tracker = build(cfg.tracker, "tracker", **worker_device(cfg))
+    set_thread_pools(cfg.get("threads"))  # after the build: a learned tracker has imported torch
     dataset_name, full = build(cfg.dataset, "dataset")
     identity = identity_of(cfg)
     all_names = full.names
@@ -323,9 +425,9 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
                    cfg.scaling3d, cfg.cycle_metrics, rec3d, columns,
                    occluded_positions=bool(getattr(full, "positions_under_occlusion", False)))
-        with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
-            rows = [job.process(index, name) for index, name in
-                    enumerate(tqdm(names, desc=f"{tracker_name} on {dataset_name}", unit="video", disable=None))]
+        with logging_redirect_tqdm(), tqdm(total=len(names), desc=f"{tracker_name} on {dataset_name}", unit="video",
+                                           disable=None) as progress:  # log lines print above the bars
+            rows = run_videos(job, names, bool(cfg.get("pipeline", True)), progress)
         # A dataset whose videos belong together (e.g. the cameras of one recording) may combine the
         # predictions into outputs of its own, after every video has run.
         if (combine := getattr(dataset, "combine_predictions", None)) is not None:
