@@ -169,6 +169,8 @@ class _Job:
             return check_prediction(tracks, len(queries), n_frames, key, self.tracker_name), cost, entry
         sample = load_sample()  # loaded before the clock starts: `seconds` is tracking time only
         if kind == "tracks":
+            if sample.n_frames != n_frames or not np.array_equal(sample.queries, queries):
+                raise _AnnotationsChanged(sample)
             warn_blank_query_frames(sample.frames, queries, key)
         geometry = {}
         if getattr(self.tracker, "accepts_geometry", False):
@@ -233,7 +235,14 @@ class _Job:
             return item
         try:
             video, load_sample = item.video, self._load_sample(item)
-            pred, item.cost, item.entry = self.predict(item.name, video.queries, video.n_frames, load_sample)
+            try:
+                pred, item.cost, item.entry = self.predict(item.name, video.queries, video.n_frames, load_sample)
+            except _AnnotationsChanged as changed:  # e.g. a header that promised more frames than decode
+                item.video = video = changed.sample.annotations()
+                item.row.update(n_frames=video.n_frames, n_queries=len(video.queries))
+                log.warning("%s: the decoded video has %d frames and %d queries, not what its annotations said; "
+                            "scoring what decodes", printable(item.name), video.n_frames, len(video.queries))
+                pred, item.cost, item.entry = self.predict(item.name, video.queries, video.n_frames, load_sample)
             item.pred = with_3d(video, pred)
             if self._wants_cycle(video):
                 item.cycle = self.cycle_track(video, item.pred, load_sample)
@@ -294,6 +303,14 @@ class _Job:
     def process(self, index: int, name: str) -> dict:
         """The table row of video `index`: the three stages in turn."""
         return self.finish(self.track(self.load(index, name)))
+
+
+class _AnnotationsChanged(Exception):
+    """The decoded video differs from the annotations read without decoding it (frame count, queries)."""
+
+    def __init__(self, sample):
+        super().__init__("decoded video differs from its annotations")
+        self.sample = sample
 
 
 @dataclass

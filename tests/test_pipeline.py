@@ -103,3 +103,20 @@ def test_a_video_that_fails_while_prefetched_gets_its_own_error_row(tmp_path, mo
     assert list(table["status"]) == ["ok", "ok", "error", "ok"]
     assert "disk error on video 2" in table.loc[2, "error"]
     assert list(table["video"]) == [f"synthetic_{i:03d}" for i in range(4)], "rows in the videos' order"
+
+
+def test_a_video_whose_header_promises_more_frames_is_scored_on_those_that_decode(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(20):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = (tmp_path / "full.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])  # the header still says 20 frames
+    cfg = ["dataset=video", f"dataset.path={tmp_path / 'cut.avi'}", "dataset.queries.grid_size=4"]
+    first = run(make_cfg(*cfg), tmp_path / "first").per_video
+    assert first.loc[0, "status"] == "unscored" and 0 < first.loc[0, "n_frames"] < 20
+    assert "only" in caplog.text and "decode" in caplog.text
+    again = run(make_cfg(*cfg), tmp_path / "again").per_video  # annotations from the header, frames decoded
+    assert again.loc[0, "status"] == "unscored" and again.loc[0, "n_frames"] == first.loc[0, "n_frames"]
+    pd.testing.assert_frame_equal(first.drop(columns=TIMING), again.drop(columns=TIMING))

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob as globlib
+import logging
 import math
 import os
 import re
@@ -61,6 +62,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SOURCES = ("grid", "points", "mask")
 _QUERY_KEYS = {"source", "grid_size", "query_frame", "points_file", "mask_file", "max_points"}
+log = logging.getLogger("pointbench")
 _OWNER = "video dataset"
 
 
@@ -240,10 +242,9 @@ class _Source:
                 if not ok:
                     break
                 index += 1
-        if done < count:
-            raise ValueError(f"{_OWNER}: video '{self.path}': its header promises {count} frame(s) at stride "
-                             f"{stride} but only {done} decode; set dataset.max_frames={max(done, 1)} "
-                             "to use the frames that do")
+        if done < count:  # scored on the frames that exist (see VideoDataset.load)
+            log.warning("video '%s': its header promises %d frame(s) at stride %d but only %d decode; using those",
+                        self.path, count, stride, done)
 
 
 class VideoDataset(Dataset):
@@ -420,6 +421,17 @@ class VideoDataset(Dataset):
                                  f"{frame.shape[0]}x{frame.shape[1]}, frame 0 is {meta.size[0]}x{meta.size[1]}")
             decoded.append(frame if out == meta.size else cv2.resize(
                 frame, (out[1], out[0]), interpolation=INTERPOLATIONS[self.interpolation]))
+        if not decoded:
+            raise ValueError(f"{_OWNER}: no frame decodes from video '{source.path}'")
+        if len(decoded) < count:  # a header that promised more frames than decode: keep the queries that fit
+            kept = queries[:, 0] < len(decoded)
+            if not kept.any():
+                raise ValueError(f"{_OWNER}: video '{source.path}': every query is on a frame past the "
+                                 f"{len(decoded)} that decode")
+            if not kept.all():
+                log.warning("video '%s': %d queries on frames past the %d that decode are left out",
+                            source.path, int((~kept).sum()), len(decoded))
+            queries = queries[kept]
         frames = np.empty((len(decoded), *out, 3), np.uint8)
         for t in range(len(decoded)):  # each decoded frame is dropped once copied
             frames[t], decoded[t] = decoded[t], None
