@@ -27,7 +27,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from pointbench.building import build, license_text, perturbed, shard_of, sharded, worker_device
 from pointbench.cache import PredictionCache
 from pointbench.identity import overrides_dirname, printable, run_identity, unique_dir, video_key, video_manifest
-from pointbench.io import encode_name, save_predictions, write_csv
+from pointbench.io import encode_name, remove_stale_temporaries, save_predictions, write_csv
 from pointbench.metrics.scoring import (
     BREAKDOWN_KEYS, breakdown_scores, breakdown_table, frame_scores, per_track_scores, score, score3d, with_3d,
 )
@@ -421,6 +421,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     set_thread_pools(cfg.get("threads"))  # after the build: a learned tracker has imported torch
     dataset_name, full = build(cfg.dataset, "dataset")
     identity = identity_of(cfg)
+    for stale in remove_stale_temporaries(out_dir) if out_dir.is_dir() else ():
+        log.info("removed %s, left by a run that was killed", stale)
     all_names = full.names
     if not all_names:
         raise NoVideosError(f"dataset '{dataset_name}' has no videos (dataset.path: "

@@ -120,3 +120,19 @@ def test_a_video_whose_header_promises_more_frames_is_scored_on_those_that_decod
     again = run(make_cfg(*cfg), tmp_path / "again").per_video  # annotations from the header, frames decoded
     assert again.loc[0, "status"] == "unscored" and again.loc[0, "n_frames"] == first.loc[0, "n_frames"]
     pd.testing.assert_frame_equal(first.drop(columns=TIMING), again.drop(columns=TIMING))
+
+
+def test_temporary_files_of_a_killed_run_are_removed_by_the_next_run_in_that_dir(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # a process that has exited
+    leftover = tmp_path / f".tracks.rrd.{pid}-abc123.tmp"
+    mine = tmp_path / f".tracks.rrd.{__import__('os').getpid()}-keep.tmp"
+    tmp_path.mkdir(exist_ok=True)
+    leftover.write_bytes(b"half a recording")
+    mine.write_bytes(b"a live process's file")
+    run(make_cfg(*SMALL, "dataset.num_videos=1"), tmp_path)
+    assert not leftover.exists() and mine.exists()
+    assert (tmp_path / "tracks.rrd").exists()
