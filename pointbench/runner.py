@@ -32,15 +32,17 @@ from pointbench.metrics.scoring import (
     BREAKDOWN_KEYS, breakdown_scores, breakdown_table, frame_scores, per_track_scores, score, score3d, with_3d,
 )
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
+from pointbench.metrics.pck import pck_scores
 from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize, video_table
 from pointbench.profiling import Cost, measure
 from pointbench.provenance import provenance
 from pointbench.registry import discover
 from pointbench.runs import identity_columns, write_run_file
-from pointbench.types import Annotations, Tracks
+from pointbench.types import Annotations, Skeleton, Tracks
 from pointbench.viz import RunRecording
 from pointbench.viz.video import require_pyav
 from pointbench.viz.rerun_3d import Recording3D, log_3d_video
+from pointbench.viz.rerun_pose import PoseRecording
 
 log = logging.getLogger("pointbench")
 
@@ -156,13 +158,18 @@ class _Job:
     per_track: list = field(default_factory=list)
     #: Held around every call into the dataset: the loading thread and a late load never interleave.
     dataset_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Whether the dataset's ground truth is semantic keypoints (JHMDB): PCK is scored beside TAP-Vid.
+    keypoint_gt: bool = False
+    #: pose.rrd, opened at the first recorded video that has a skeleton.
+    pose_recording: PoseRecording | None = None
 
     def predict(self, key: str, queries: np.ndarray, n_frames: int, load_sample,
-                kind: str = "tracks") -> tuple[Tracks, Cost, Path | None]:
+                kind: str = "tracks", rows: np.ndarray | None = None) -> tuple[Tracks, Cost, Path | None]:
         """Tracks of `queries` on video `key`, from its cache entry of `kind` or by tracking (then
         cached): (tracks, cost, the cache entry that served them or None). `load_sample()` gives the
         video when tracking needs it; a tracker that `accepts_geometry` also gets its depth,
-        intrinsics and extrinsics."""
+        intrinsics and extrinsics, one that `accepts_skeleton` the video's skeleton (for the queries
+        that are `rows` of the video's: the cycle run's)."""
         cached = None if self.cache is None or self.force else self.cache.load(key, queries, n_frames, kind)
         if cached is not None:
             tracks, cost, entry = cached
@@ -175,6 +182,11 @@ class _Job:
         geometry = {}
         if getattr(self.tracker, "accepts_geometry", False):
             geometry = {k: v for k in ("depth", "intrinsics", "extrinsics") if (v := getattr(sample, k)) is not None}
+        if getattr(self.tracker, "accepts_skeleton", False):  # keypoint trackers: which keypoint each query is
+            skeleton = sample.skeleton
+            if skeleton is not None and rows is not None:
+                skeleton = Skeleton(skeleton.names, skeleton.connections, np.asarray(skeleton.keypoint_ids)[rows])
+            geometry["skeleton"] = skeleton
         try:
             with frame_progress(self.tracker, f"{printable(key)}{' (cycle)' if kind == 'cycle' else ''}"), \
                     measure() as cost:
@@ -193,7 +205,8 @@ class _Job:
             return Tracks.empty(video.n_frames), index, None
         log.info("%s: cycle run: tracking %d points back from the last frame", printable(video.name),
                  len(back_queries))
-        back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle")
+        back, cost, _ = self.predict(video.name, back_queries, video.n_frames, load_sample, kind="cycle",
+                                     rows=index)
         return back, index, cost
 
     def _row(self, name: str) -> dict:
@@ -244,6 +257,9 @@ class _Job:
                             "scoring what decodes", printable(item.name), video.n_frames, len(video.queries))
                 pred, item.cost, item.entry = self.predict(item.name, video.queries, video.n_frames, load_sample)
             item.pred = with_3d(video, pred)
+            # A pose model's mask and 3D landmarks of this video: read here, before the next video is tracked.
+            output = getattr(self.tracker, "last_output", None) if item.entry is None else None
+            item.pose = output if output is not None and output.n_frames == video.n_frames else None
             if self._wants_cycle(video):
                 item.cycle = self.cycle_track(video, item.pred, load_sample)
         except Exception as error:
@@ -264,6 +280,8 @@ class _Job:
                 save_predictions(self.out_dir / "predictions" / f"{video_key(name)}.npz", pred, video.queries,
                                  video_name=encode_name(name), **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
+            if self.keypoint_gt:  # semantic keypoints (JHMDB): PCK beside the TAP-Vid columns
+                row.update(pck_scores(video, pred))
             if row["status"] == STATUS_OK:
                 try:
                     row.update(score3d(video, pred, self.scaling3d))
@@ -287,6 +305,12 @@ class _Job:
                 self.recording.log_video(name, sample.frames, sample.gt, {self.tracker_name: pred}, fps=sample.fps,
                                          skeleton=sample.skeleton, scores=frame_scores(
                                              video, pred, self.dataset.query_mode, self.tracker_name))
+            if self.recording is not None and sample.skeleton is not None:  # pose.rrd: skeletons, mask, 3D
+                if self.pose_recording is None:
+                    self.pose_recording = PoseRecording(self.out_dir / "pose.rrd", jpeg_quality=self.output.jpeg_quality)
+                self.pose_recording.log_video(name, sample.frames, sample.skeleton, sample.gt, {self.tracker_name: pred},
+                                              pose={self.tracker_name: item.pose} if item.pose is not None else None,
+                                              fps=sample.fps)
             if self.recording3d is not None:  # only videos with camera geometry and depth or 3D tracks
                 with self.dataset_lock:
                     scene = self.dataset.scene(item.index) if hasattr(self.dataset, "scene") else None
@@ -326,6 +350,7 @@ class _Video:
     cost: Cost | None = None
     entry: Path | None = None
     cycle: tuple | None = None
+    pose: object = None  # a pose tracker's `last_output` for this video (pointbench.pose.PoseOutput)
     error: Exception | None = None
 
 
@@ -436,6 +461,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
         inputs = provenance(tracker, identity["tracker"]["config"], dataset, identity["dataset"]["config"])
         cache = PredictionCache(Path(cfg.cache_dir), identity, inputs)
     rec, rec3d = _open_recordings(cfg.output, out_dir)
+    job = None
     ok = False
     try:
         columns = {**identity_columns(identity), "license": license_text(cfg.tracker), "shard": shard,
@@ -443,7 +469,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
                    "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
         job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
                    cfg.scaling3d, cfg.cycle_metrics, rec3d, columns,
-                   occluded_positions=bool(getattr(full, "positions_under_occlusion", False)))
+                   occluded_positions=bool(getattr(full, "positions_under_occlusion", False)),
+                   keypoint_gt=bool(getattr(full, "keypoint_gt", False)))
         with logging_redirect_tqdm(), tqdm(total=len(names), desc=f"{tracker_name} on {dataset_name}", unit="video",
                                            disable=None) as progress:  # log lines print above the bars
             rows = run_videos(job, names, bool(cfg.get("pipeline", True)), progress)
@@ -467,6 +494,7 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     finally:
         _close_recording(rec, ok)
         _close_recording(rec3d, ok)
+        _close_recording(job.pose_recording if job is not None else None, ok)
     return RunResult(per_video, summary)
 
 
@@ -485,7 +513,7 @@ def main(cfg: DictConfig) -> int:
         return 1
     print(format_summary(result.summary))
     print(f"outputs: {out_dir}")
-    for recording in ("tracks.rrd", "tracks3d.rrd"):
+    for recording in ("tracks.rrd", "tracks3d.rrd", "pose.rrd"):
         if (out_dir / recording).exists():
             print(f"recording: {out_dir / recording}  (open with: rerun {out_dir / recording})")
     failures = len(result.failures)

@@ -60,8 +60,9 @@ __all__ = ["VideoDataset", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "grid_queries
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-SOURCES = ("grid", "points", "mask")
-_QUERY_KEYS = {"source", "grid_size", "query_frame", "points_file", "mask_file", "max_points"}
+SOURCES = ("grid", "points", "mask", "pose")
+_QUERY_KEYS = {"source", "grid_size", "query_frame", "points_file", "mask_file", "max_points", "keypoints",
+               "min_visibility"}
 log = logging.getLogger("pointbench")
 _OWNER = "video dataset"
 
@@ -284,7 +285,7 @@ class VideoDataset(Dataset):
         if unknown:
             raise ValueError(f"{_OWNER}: unknown key(s) {sorted(unknown)} in queries; expected {sorted(_QUERY_KEYS)}")
         q = {"source": "grid", "grid_size": 10, "query_frame": 0, "points_file": None, "mask_file": None,
-             "max_points": 256, **q}
+             "max_points": 256, "keypoints": "mediapipe", "min_visibility": 0.5, **q}
         if q["source"] not in SOURCES:
             raise ValueError(f"{_OWNER}: queries.source must be one of {SOURCES}; got {q['source']!r}")
         for key in ("grid_size", "max_points"):
@@ -295,6 +296,14 @@ class VideoDataset(Dataset):
         for source, key in (("points", "points_file"), ("mask", "mask_file")):
             if q["source"] == source and not q[key]:
                 raise ValueError(f"{_OWNER}: queries.source={source} needs queries.{key}")
+        if q["source"] == "pose":
+            from pointbench.pose import SKELETONS
+            if q["keypoints"] not in SKELETONS:
+                raise ValueError(f"{_OWNER}: queries.keypoints must be one of {sorted(SKELETONS)}; got {q['keypoints']!r}")
+            if isinstance(q["min_visibility"], bool) or not (isinstance(q["min_visibility"], (int, float))
+                                                             and 0 <= q["min_visibility"] <= 1):
+                raise ValueError(f"{_OWNER}: queries.min_visibility must be a number in [0, 1]; "
+                                 f"got {q['min_visibility']!r}")
         return q
 
     @staticmethod
@@ -400,19 +409,37 @@ class VideoDataset(Dataset):
             raise ValueError(f"{path}: the mask has no pixel > 0")
         return np.column_stack([np.full(len(xy), frame), xy * scale]).astype(np.float32)
 
+    def _pose_queries(self, name: str, source: _Source, meta: _Meta):
+        """queries.source=pose: (queries, skeleton) of the person MediaPipe finds on the query frame (as loaded)."""
+        from pointbench.pose import pose_queries  # MediaPipe: the pose extra
+        q = self.queries
+        frame = self._frame_index(q["query_frame"], self._count(meta), f"{_OWNER}: video '{name}': queries.query_frame")
+        for image in source.frames(self.stride, frame + 1, meta.size):
+            pass  # keep the last: the query frame
+        out = self._out_size(meta.size)
+        if out != meta.size:
+            image = cv2.resize(image, (out[1], out[0]), interpolation=INTERPOLATIONS[self.interpolation])
+        return pose_queries(image, frame, q["keypoints"], q["min_visibility"], owner=f"{_OWNER}: video '{name}'")
+
+    def _queries_and_skeleton(self, name: str, source: _Source, meta: _Meta):
+        if self.queries["source"] == "pose":
+            return self._pose_queries(name, source, meta)
+        return self._queries(name, meta), None
+
     # -- Dataset -------------------------------------------------------------------------------------------
 
     def load_annotations(self, index: int) -> Annotations:
         """Queries and frame geometry; decodes the first frame only (no ground truth)."""
         name, source = self._source(index)
         meta = source.meta(self.fps)
-        return Annotations(name, self._queries(name, meta), None, self._count(meta), self._out_size(meta.size),
+        return Annotations(name, self._queries_and_skeleton(name, source, meta)[0], None, self._count(meta),
+                           self._out_size(meta.size),
                            meta.fps / self.stride)
 
     def load(self, index: int) -> Sample:
         name, source = self._source(index)
         meta = source.meta(self.fps)
-        queries = self._queries(name, meta)
+        queries, skeleton = self._queries_and_skeleton(name, source, meta)
         count, out = self._count(meta), self._out_size(meta.size)
         decoded = []  # not preallocated from `count`: a header can promise any number of frames
         for t, frame in enumerate(source.frames(self.stride, count, meta.size)):
@@ -435,4 +462,5 @@ class VideoDataset(Dataset):
         frames = np.empty((len(decoded), *out, 3), np.uint8)
         for t in range(len(decoded)):  # each decoded frame is dropped once copied
             frames[t], decoded[t] = decoded[t], None
-        return Sample(name=name, frames=frames, queries=queries, gt=None, fps=meta.fps / self.stride)
+        return Sample(name=name, frames=frames, queries=queries, gt=None, fps=meta.fps / self.stride,
+                      skeleton=skeleton)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pointbench.metrics.cycle import CYCLE_COLUMNS
+from pointbench.metrics.pck import PCK_COLUMNS, pool_pck
 from pointbench.metrics.tapvid import METRIC_NAMES
 
 #: Columns that identify the run and the video of a row.
@@ -22,10 +23,12 @@ SHARD_COLUMNS = ("shard", "num_shards", "dataset_videos", "manifest_hash")
 #: TAPVid-3D columns, filled where the ground truth and the prediction have 3D tracks.
 METRIC_NAMES_3D_SHOWN = ("AJ3D", "APD3D", "OA3D")
 ALL_METRICS = METRIC_NAMES + METRIC_NAMES_3D_SHOWN
+#: PCK columns (pointbench.metrics.pck), filled for datasets with keypoint ground truth (JHMDB).
+PCK_SHOWN = tuple(c for c in PCK_COLUMNS if c != "pck_n")
 
 VIDEO_COLUMNS = (
     ("tracker", "dataset", "video", "n_frames", "n_queries")
-    + ALL_METRICS
+    + ALL_METRICS + PCK_COLUMNS
     + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb", "status", "error", "note")
     # Ground-truth-free scores: the tracker ran a second time (`tracker_runs` = 2) for the cycle.
     + CYCLE_COLUMNS + ("cycle_seconds", "tracker_runs")
@@ -34,7 +37,7 @@ VIDEO_COLUMNS = (
     # Which part of the dataset the row's run held: its shard, and the video set it was drawn from.
     + SHARD_COLUMNS
 )
-SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS
+SUMMARY_COLUMNS = (("tracker", "dataset", "videos", "videos_scored") + ALL_METRICS + PCK_COLUMNS
                    + ("seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb") + CYCLE_COLUMNS
                    + ("run_id", "variant", "dataset_variant", "license", "videos_ran"))
 
@@ -63,6 +66,7 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
                "variant": first.get("variant", first["tracker"]),
                "dataset_variant": first.get("dataset_variant", first["dataset"]), "license": first.get("license")}
         row.update({m: scored[m].mean() if len(scored) else np.nan for m in ALL_METRICS})  # 3D: where scored
+        row.update(pool_pck(scored))  # PCK: every scored (joint, frame) pooled, where the dataset has keypoints
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
         for column in ("peak_mem_mb", "peak_gpu_mem_mb"):
@@ -82,7 +86,7 @@ def format_summary(summary: pd.DataFrame) -> str:
     some videos ran without ground truth to score, `unscored` counts those."""
     metrics = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "pts_within_16"]
     gt_free = ("cycle_median_px", "cycle_within_4", "survival")
-    metrics += [m for m in METRIC_NAMES_3D_SHOWN + gt_free if summary[m].notna().any()]
+    metrics += [m for m in METRIC_NAMES_3D_SHOWN + ("pck_0.1", "pck_0.2") + gt_free if summary[m].notna().any()]
     columns = ["variant", "dataset_variant", "videos_scored"]
     unscored = summary["videos_ran"] - summary["videos_scored"] if "videos_ran" in summary else None
     shown = summary[[*columns, *metrics, "fps"]].copy()
