@@ -175,6 +175,8 @@ class SyntheticDataset(Dataset):
     `motion_strength` scales every motion amplitude (0 = still video).
     """
 
+    positions_under_occlusion = True  # ground truth continues behind occluders (breakdowns)
+
     def __init__(self, num_videos: int = 8, num_frames: int = 24, height: int = 256, width: int = 256,
                  num_tracks: int = 256, num_layers: int = 4, motion_strength: float = 1.0, seed: int = 0,
                  query_mode: str = "first", query_stride: int = 5, fps: float = 24.0):
