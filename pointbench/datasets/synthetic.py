@@ -13,6 +13,7 @@ texture and image alike; the ±0.5 to OpenCV's pixel-centre convention is applie
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -25,6 +26,7 @@ from pointbench.types import Annotations, Sample, Tracks
 __all__ = ["Layer", "SyntheticDataset", "make_texture", "render_frames", "track_layer_points"]
 
 _CENTRE = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])  # raster -> pixel-centre coordinates
+_STD_TAKES_MEAN = np.lib.NumpyVersion(np.__version__) >= "2.0.0"  # ndarray.std(mean=...)
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Layer:
     `homographies[t]` maps texture raster coordinates to image raster coordinates at frame t.
     """
 
-    texture: np.ndarray  # float32 (h, w, 3), values in [0, 255]
+    texture: np.ndarray  # float (h, w, 3), values in [0, 255] (make_texture: float64)
     homographies: np.ndarray  # float64 (T, 3, 3)
     mask: np.ndarray | None = None  # bool (h, w)
 
@@ -62,24 +64,86 @@ def render_frames(layers: list[Layer], height: int, width: int) -> np.ndarray:
 
     The first layer is the background: it fills the whole frame (its texture mirrored beyond its
     edges). Every other layer covers exactly its mask (or its texture's extent where mask is None).
+
+    Frames are rendered in `cv2.getNumThreads()` threads (1: in this thread); they do not depend on it.
     """
     n_frames = layers[0].homographies.shape[0]
     frames = np.empty((n_frames, height, width, 3), np.uint8)
-    for t in range(n_frames):
-        canvas = None
-        for layer in layers:
-            h_cv = _CENTRE @ layer.homographies[t] @ np.linalg.inv(_CENTRE)
-            border = cv2.BORDER_REFLECT_101 if canvas is None else cv2.BORDER_CONSTANT
-            colour = cv2.warpPerspective(layer.texture, h_cv, (width, height), flags=cv2.INTER_LINEAR,
-                                         borderMode=border)
-            if canvas is None:
-                canvas = colour
-                continue
-            mask = np.ones(layer.texture.shape[:2], bool) if layer.mask is None else layer.mask
-            alpha = cv2.warpPerspective(mask.astype(np.float32), h_cv, (width, height), flags=cv2.INTER_LINEAR)
-            canvas += alpha[..., None] * (colour - canvas)
-        frames[t] = np.clip(np.rint(canvas), 0, 255)
+    masks = _masks(layers)
+    _in_threads(lambda t: _composite(layers, t, _foreground(layers, masks, t, height, width), frames[t]),
+                range(n_frames))
     return frames
+
+
+_UNCENTRE = np.linalg.inv(_CENTRE)
+
+
+def _masks(layers: list[Layer]) -> list[np.ndarray]:
+    """The foreground layers' masks as float32 (what is warped into blend weights)."""
+    return [(np.ones(layer.texture.shape[:2], bool) if layer.mask is None else layer.mask).astype(np.float32)
+            for layer in layers[1:]]
+
+
+def _foreground(layers: list[Layer], masks: list[np.ndarray], t: int, height: int,
+                width: int) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Frame t's foreground layers, back to front, each as `(x, y, weight, colour)` over the box at
+    column x, row y that holds every pixel the layer covers (the bounding box of its nonzero blend
+    weights); layers that cover no pixel are left out. Needs no background texture.
+
+    Outside that box a layer's blend adds exactly 0, so blending over the box alone changes nothing.
+    The mask is warped over the whole frame (one float channel: cheap): OpenCV's float32 kernel
+    computes coordinates in single precision from the row and column, so a warp shifted to the box
+    would not give the same weights. A float64 texture (what make_texture makes) is warped over the
+    box only, by the same homography shifted to the box: that kernel computes coordinates in double
+    precision and samples the same positions (the checksums pinned in tests/test_synthetic.py hold
+    the frames to the full-frame warp's, bit for bit); other textures are warped over the frame.
+    """
+    out = []
+    for layer, mask in zip(layers[1:], masks):
+        h_cv = _CENTRE @ layer.homographies[t] @ _UNCENTRE
+        alpha = cv2.warpPerspective(mask, h_cv, (width, height), flags=cv2.INTER_LINEAR)
+        x, y, w, h = cv2.boundingRect(cv2.compare(alpha, 0, cv2.CMP_NE))
+        if w == 0:
+            continue
+        if layer.texture.dtype == np.float64:
+            h_box = h_cv.copy()
+            h_box[:2] -= np.array([[x], [y]]) * h_box[2]  # then image -> box coordinates
+            colour = cv2.warpPerspective(layer.texture, h_box, (w, h), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT)
+        else:
+            colour = cv2.warpPerspective(layer.texture, h_cv, (width, height), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT)[y:y + h, x:x + w]
+        out.append((x, y, alpha[y:y + h, x:x + w, None].copy(), colour))
+    return out
+
+
+def _composite(layers: list[Layer], t: int, foreground: list, out: np.ndarray) -> None:
+    """Frame t into `out` (uint8 `(H, W, 3)`): the background, then `_foreground`'s layers blended over it."""
+    height, width = out.shape[:2]
+    background = layers[0]
+    canvas = cv2.warpPerspective(background.texture, _CENTRE @ background.homographies[t] @ _UNCENTRE,
+                                 (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    for x, y, weight, colour in foreground:
+        box = canvas[y:y + colour.shape[0], x:x + colour.shape[1]]
+        if colour.dtype == box.dtype == np.result_type(colour, box, weight) and colour.flags.owndata:
+            box += np.multiply(np.subtract(colour, box, out=colour), weight, out=colour)  # in place: the same values
+        else:
+            box += weight * (colour - box)
+    np.rint(canvas, out=canvas)
+    out[...] = np.clip(canvas, 0, 255, out=canvas)
+
+
+def _in_threads(fn, items) -> None:
+    """`fn(item)` for every item, spread over `cv2.getNumThreads()` threads (in order in this one if 1)."""
+    items = list(items)
+    workers = min(len(items), max(1, cv2.getNumThreads()))
+    if workers <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(fn, items):  # re-raises the first error
+            pass
 
 
 def track_layer_points(layers: list[Layer], layer_index: np.ndarray, xy_texture: np.ndarray,
@@ -104,14 +168,24 @@ def track_layer_points(layers: list[Layer], layer_index: np.ndarray, xy_texture:
 
 
 def make_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A colour texture with structure at scales from 2 to 64 px, plus sharp-edged shapes."""
-    tex = np.zeros((height, width, 3), np.float32)
+    """A colour texture with structure at scales from 2 to 64 px, plus sharp-edged shapes (float64)."""
+    tex = term = None
     for scale, weight in ((64, 1.0), (32, 0.8), (16, 0.7), (8, 0.6), (4, 0.5), (2, 0.35)):
         coarse = rng.normal(size=(height // scale + 2, width // scale + 2, 3)).astype(np.float32)
         up = cv2.resize(coarse, ((width // scale + 2) * scale, (height // scale + 2) * scale), interpolation=cv2.INTER_CUBIC)
-        tex += weight * up[scale: scale + height, scale: scale + width]
-    tex = 128 + 40 * (tex - tex.mean((0, 1))) / (tex.std((0, 1)) + 1e-6) + rng.uniform(-40, 40, size=3)
-    shapes = np.zeros_like(tex)
+        up = up[scale: scale + height, scale: scale + width]
+        if tex is None:
+            tex, term = weight * up, np.empty((height, width, 3), np.float32)  # = 0 + weight * up
+        else:
+            tex += np.multiply(up, weight, out=term)
+    mean = tex.mean((0, 1), keepdims=True)
+    std = tex.std((0, 1), mean=mean) if _STD_TAKES_MEAN else tex.std((0, 1))  # the same value; one pass fewer
+    tex = np.subtract(tex, mean, out=term)  # 128 + 40 * (tex - mean) / (std + 1e-6), in place
+    tex *= 40
+    tex /= std + 1e-6
+    tex += 128
+    tex = tex + rng.uniform(-40, 40, size=3)  # float64 from here on
+    shapes = np.zeros(tex.shape, tex.dtype)
     for _ in range(max(4, height * width // 3000)):
         colour = rng.uniform(-90, 90, 3).tolist()
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
@@ -121,7 +195,13 @@ def make_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarra
         else:
             cv2.rectangle(shapes, centre, (centre[0] + size, centre[1] + int(rng.integers(2, size + 3))), colour, -1)
     tex += shapes
-    return np.clip(cv2.GaussianBlur(tex, (0, 0), 0.6), 0, 255)
+    blurred = cv2.GaussianBlur(tex, (0, 0), 0.6)
+    return np.clip(blurred, 0, 255, out=blurred)
+
+
+def _blank(height: int, width: int) -> np.ndarray:
+    """A blank texture of that size (a read-only view of one zero pixel): all that ground truth needs."""
+    return np.broadcast_to(np.zeros(3, np.float32), (height, width, 3))
 
 
 def _shape_mask(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -203,21 +283,26 @@ class SyntheticDataset(Dataset):
         """
         rng = np.random.default_rng([self.seed, index])
         h, w, t, strength = self.height, self.width, self.num_frames, self.motion_strength
-
-        def texture(k: int, th: int, tw: int) -> np.ndarray:
-            if not textures:
-                return np.broadcast_to(np.zeros(3, np.float32), (th, tw, 3))
-            return make_texture(np.random.default_rng([self.seed, index, 2, k]), th, tw)
-
         bh, bw = int(h * 1.5), int(w * 1.5)
-        layers = [Layer(texture(0, bh, bw), _smooth_motion(
+        layers = [Layer(_blank(bh, bw), _smooth_motion(
             rng, t, strength, 0.08 * min(h, w), 0.05, (w / 2, h / 2), bw / 2, bh / 2))]
         for k in range(1, self.num_layers + 1):
             lh, lw = (int(rng.uniform(0.3, 0.5) * s) for s in (h, w))
             centre = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h)
             motion = _smooth_motion(rng, t, strength, 0.25 * min(h, w), 0.2, centre, lw / 2, lh / 2)
-            layers.append(Layer(texture(k, lh, lw), motion, _shape_mask(rng, lh, lw)))
+            layers.append(Layer(_blank(lh, lw), motion, _shape_mask(rng, lh, lw)))
+        if textures:
+
+            def paint(k: int) -> None:
+                layers[k].texture = self._texture(index, layers, k)
+
+            _in_threads(paint, range(len(layers)))
         return layers
+
+    def _texture(self, index: int, layers: list[Layer], k: int) -> np.ndarray:
+        """Layer k's texture, from a random stream of its own (the size of its blank one)."""
+        th, tw = layers[k].texture.shape[:2]
+        return make_texture(np.random.default_rng([self.seed, index, 2, k]), th, tw)
 
     def _place_points(self, rng, layers) -> tuple[np.ndarray, np.ndarray]:
         """Texture positions of the tracks: background points seen in frame at a random time, others on masks."""
@@ -234,21 +319,57 @@ class SyntheticDataset(Dataset):
             index.append(np.full(counts[k], k))
         return np.concatenate(index), np.concatenate(xy)
 
-    def _tracks(self, index: int, textures: bool = True) -> tuple[list[Layer], np.ndarray, Tracks]:
+    def _layers(self, index: int) -> list[Layer]:
+        """Video `index`'s layers with blank textures (an IndexError names the range)."""
         if not 0 <= index < self.num_videos:
             raise IndexError(f"synthetic dataset has {self.num_videos} videos; got index {index}")
-        layers = self.make_layers(index, textures)
+        return self.make_layers(index, textures=False)
+
+    def _tracks(self, index: int, layers: list[Layer]) -> tuple[np.ndarray, Tracks]:
+        """Queries and ground truth of video `index` (its layers: textures not needed)."""
         rng = np.random.default_rng([self.seed, index, 1])
         layer_index, xy_texture = self._place_points(rng, layers)
         gt = track_layer_points(layers, layer_index, xy_texture, self.height, self.width)
         queries, track = sample_queries(gt.xy, gt.visible, self.query_mode, self.query_stride)
-        return layers, queries, gt[track]
+        return queries, gt[track]
 
     def load_annotations(self, index: int) -> Annotations:
-        _, queries, gt = self._tracks(index, textures=False)
+        queries, gt = self._tracks(index, self._layers(index))
         return Annotations(self.names[index], queries, gt, self.num_frames, (self.height, self.width), self.fps)
 
     def load(self, index: int) -> Sample:
-        layers, queries, gt = self._tracks(index)
-        frames = render_frames(layers, self.height, self.width)
+        """Video `index`: what `render_frames` makes of `make_layers(index)`, and its ground truth.
+
+        With more than one thread (`cv2.getNumThreads()`), the background texture (the largest
+        piece of work that waits for nothing else) is made in a second thread while this one
+        computes the ground truth, the foreground textures and, until it is done, the foreground
+        layers of the first frames (at most the frames' size in memory); then the frames are
+        composited in threads. The result does not depend on the threads or on their timing.
+        """
+        layers = self._layers(index)
+        height, width, n_frames = self.height, self.width, self.num_frames
+        frames = np.empty((n_frames, height, width, 3), np.uint8)
+        masks, ahead, held = _masks(layers), {}, 0
+        if cv2.getNumThreads() <= 1:
+            queries, gt = self._tracks(index, layers)
+            for k, layer in enumerate(layers):
+                layer.texture = self._texture(index, layers, k)
+        else:
+            with ThreadPoolExecutor(1) as pool:
+                background = pool.submit(self._texture, index, layers, 0)
+                queries, gt = self._tracks(index, layers)
+                for k in range(1, len(layers)):
+                    layers[k].texture = self._texture(index, layers, k)
+                while not background.done() and len(ahead) < n_frames and held < frames.nbytes:
+                    ahead[len(ahead)] = _foreground(layers, masks, len(ahead), height, width)
+                    held += sum(weight.nbytes + colour.nbytes for _, _, weight, colour in ahead[len(ahead) - 1])
+                layers[0].texture = background.result()
+
+        def frame(t: int) -> None:
+            foreground = ahead.pop(t, None)
+            if foreground is None:
+                foreground = _foreground(layers, masks, t, height, width)
+            _composite(layers, t, foreground, frames[t])
+
+        _in_threads(frame, range(n_frames))
         return Sample(name=self.names[index], frames=frames, queries=queries, gt=gt, fps=self.fps)
