@@ -153,25 +153,40 @@ def redetection_events(gt_visible, query_frames, query_mode: QueryMode, window: 
     q = np.asarray(query_frames).astype(np.int64)
     scored = eval_mask(q, t, query_mode)
     keys = ("query", "frame", "gap", "gap_from", "gap_to", "window_from", "window_to", "direction")
-    out: dict[str, list] = {k: [] for k in keys}
-    for i in range(n):
-        sides = [(1, gt_visible[i, q[i]:])]
-        if scored[i, :q[i]].any():
-            sides.append((-1, gt_visible[i, q[i]::-1]))
-        for direction, v in sides:
-            # Occluded runs along v (v[0] is the query frame): starts and inclusive ends.
-            edges = np.diff(np.concatenate([[0], (~v).astype(np.int8), [0]]))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-            for r, (a, b) in enumerate(zip(starts, ends)):
-                if a == 0 or b + 1 >= len(v):  # not seen before it, or never seen again
-                    continue
-                e = b + 1
-                last = min(e + window - 1, (starts[r + 1] - 1) if r + 1 < len(starts) else len(v) - 1)
-                a, b, e, last = (int(q[i] + direction * j) for j in (a, b, e, last))  # along v -> frames
-                values = (i, e, abs(b - a) + 1, min(a, b), max(a, b), min(e, last), max(e, last), direction)
-                for key, value in zip(keys, values):
-                    out[key].append(value)
-    return {k: np.asarray(v, np.int64) for k, v in out.items()}
+    forward = _forward_events(gt_visible, q, window)
+    backward_rows = np.flatnonzero((scored & (np.arange(t)[None, :] < q[:, None])).any(axis=1))
+    # Backwards: the same on the time-reversed video (frame t -> t - 1 - frame), for the rows scored before
+    # their query, mapped back to frames.
+    back = _forward_events(gt_visible[backward_rows, ::-1], t - 1 - q[backward_rows], window)
+    flip = lambda f: t - 1 - f  # noqa: E731
+    back = {"query": backward_rows[back["query"]], "frame": flip(back["frame"]), "gap": back["gap"],
+            "gap_from": flip(back["gap_to"]), "gap_to": flip(back["gap_from"]),
+            "window_from": flip(back["window_to"]), "window_to": flip(back["window_from"])}
+    events = {k: np.concatenate([forward[k], back[k]]) for k in keys if k != "direction"}
+    events["direction"] = np.concatenate([np.ones(len(forward["query"]), np.int64),
+                                          -np.ones(len(back["query"]), np.int64)])
+    # In query order, forwards before backwards, each side away from the query.
+    order = np.lexsort((np.arange(len(events["query"])), -events["direction"], events["query"]))
+    return {k: events[k][order].astype(np.int64) for k in keys}
+
+
+def _forward_events(gt_visible: np.ndarray, q: np.ndarray, window: int) -> dict:
+    """`redetection_events` on the frames at and after each query's frame, for every row at once."""
+    n, t = gt_visible.shape
+    frames = np.arange(t)[None, :]
+    occluded = ~gt_visible & (frames >= q[:, None])
+    padded = np.pad(occluded, ((0, 0), (1, 1)))
+    start_rows, starts = np.nonzero(padded[:, 1:-1] & ~padded[:, :-2])
+    _, ends = np.nonzero(padded[:, 1:-1] & ~padded[:, 2:])
+    # The start of the next occluded run of the same row (the end of a window), else the video's end + 1.
+    following = np.append(starts[1:], t)
+    following = np.where(np.append(start_rows[1:] == start_rows[:-1], False), following, t)
+    keep = (starts > q[start_rows]) & (ends < t - 1)  # seen before the run, and seen again after it
+    rows, a, b, nxt = start_rows[keep], starts[keep], ends[keep], following[keep]
+    e = b + 1
+    last = np.minimum(e + window - 1, nxt - 1)
+    return {"query": rows, "frame": e, "gap": b - a + 1, "gap_from": a, "gap_to": b, "window_from": e,
+            "window_to": last}
 
 
 def events_mask(events: Mapping[str, np.ndarray], shape: tuple[int, int],
