@@ -25,6 +25,8 @@ Every function returns exactly its part of `BREAKDOWN_COLUMNS` (the stable table
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -80,8 +82,35 @@ BREAKDOWN_COUNT_COLUMNS = tuple(c for c in BREAKDOWN_COLUMNS
 # --- Shared pieces ------------------------------------------------------------------------------------------
 
 
+_SHARED = threading.local()  # within one `breakdown_metrics` call: the checked inputs, computed once
+
+
+@contextlib.contextmanager
+def _shared_inputs():
+    """Let every breakdown of one `breakdown_metrics` call reuse one `_inputs` result (the call is pure,
+    so its arrays cannot change meanwhile; the memo holds them, so their ids stay theirs)."""
+    _SHARED.memo = {}
+    try:
+        yield
+    finally:
+        _SHARED.memo = None
+
+
 def _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn: str):
     """Checked arrays, the squared error at 256×256 (N, T) and the scored cells (N, T)."""
+    memo = getattr(_SHARED, "memo", None)
+    if memo is None:
+        return _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn)
+    key = (id(gt_xy), id(gt_visible), id(pred_xy), id(pred_visible), id(query_frames), query_mode,
+           tuple(image_size))
+    if key not in memo:
+        memo[key] = ((gt_xy, gt_visible, pred_xy, pred_visible, query_frames),
+                     _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                                     fn))
+    return memo[key][1]
+
+
+def _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn: str):
     gt_xy, pred_xy = np.asarray(gt_xy), np.asarray(pred_xy)
     gt_visible, pred_visible = np.asarray(gt_visible), np.asarray(pred_visible)
     if gt_visible.ndim != 2:
@@ -413,15 +442,16 @@ def breakdown_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, qu
     (1, 1.0, 1.0)
     """
     args = (gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size)
-    out = redetection_metrics(*args, window=window)
-    if occluded_positions:
-        out.update(out_of_view_metrics(*args, window=window))
-        out.update(occluded_metrics(*args))
-    else:
-        out.update({c: float("nan") for c in OUT_OF_VIEW_COLUMNS + OCCLUDED_COLUMNS})
-    out.update(trajectory_metrics(*args))
-    out.update(speed_metrics(*args))
-    out.update(query_distance_metrics(*args))
+    with _shared_inputs():
+        out = redetection_metrics(*args, window=window)
+        if occluded_positions:
+            out.update(out_of_view_metrics(*args, window=window))
+            out.update(occluded_metrics(*args))
+        else:
+            out.update({c: float("nan") for c in OUT_OF_VIEW_COLUMNS + OCCLUDED_COLUMNS})
+        out.update(trajectory_metrics(*args))
+        out.update(speed_metrics(*args))
+        out.update(query_distance_metrics(*args))
     return {c: out[c] for c in BREAKDOWN_COLUMNS}
 
 
