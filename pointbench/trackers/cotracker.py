@@ -92,13 +92,8 @@ class CoTracker3(Tracker):
         if clash:
             raise ValueError(f"{o}: set {clash} as tracker keys, not inside 'model'")
         needs = {"torch": ts.TORCH_INSTALL, "cotracker": COTRACKER_INSTALL}
-        ts.require(o, needs, only_if_missing="torch")  # without torch: name everything to install at once
-
-        torch = self.torch = ts.import_torch(o)
-        self.device = ts.resolve_device(torch, device, o)
-        self.precision = precision
-        ts.autocast(torch, self.device, precision, o)  # fails now, not at the first video, on a bad combination
-        ts.require(o, needs)
+        torch, self.device = ts.start(o, needs, device, precision)
+        self.torch, self.precision = torch, precision
         with ts.preserved_rng(torch):  # importing the model modules calls torch.manual_seed(0)
             module = "cotracker3_online" if self.online else "cotracker3_offline"
             models = ts.import_upstream(f"cotracker.models.core.cotracker.{module}", o, COTRACKER_INSTALL)

@@ -99,13 +99,8 @@ class LocoTrack(Tracker):
         # with `repo` set, its folder is in the config and so in the prediction cache key already
         self.upstream_packages = () if folder is not None else PACKAGES
         needs = {"torch": ts.TORCH_INSTALL, "einops": LOCOTRACK_INSTALL}
-        ts.require(o, needs, only_if_missing="torch")  # without torch: name everything to install at once
-
-        torch = self.torch = ts.import_torch(o)
-        self.device = ts.resolve_device(torch, device, o)
-        self.precision = precision
-        ts.autocast(torch, self.device, precision, o)  # fails now, not at the first video, on a bad combination
-        ts.require(o, needs)
+        torch, self.device = ts.start(o, needs, device, precision)
+        self.torch, self.precision = torch, precision
         with ts.preserved_rng(torch):
             upstream = ts.import_from_repo(folder, MODULE, PACKAGES, o, LOCOTRACK_INSTALL)
         self.upstream = upstream

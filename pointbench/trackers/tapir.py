@@ -76,13 +76,8 @@ class Tapir(Tracker):
         ts.check_checkpoint(checkpoint, checkpoint_url, o)
         needs = {"torch": ts.TORCH_INSTALL, "tapnet": TAPNET_INSTALL, "einshape": TAPNET_INSTALL,
                  "tree": TAPNET_INSTALL}
-        ts.require(o, needs, only_if_missing="torch")  # without torch: name everything to install at once
-
-        torch = self.torch = ts.import_torch(o)
-        self.device = ts.resolve_device(torch, device, o)
-        self.precision = precision
-        ts.autocast(torch, self.device, precision, o)  # fails now, not at the first video, on a bad combination
-        ts.require(o, needs)
+        torch, self.device = ts.start(o, needs, device, precision)
+        self.torch, self.precision = torch, precision
         with ts.preserved_rng(torch):
             tapir_model = ts.import_upstream("tapnet.torch.tapir_model", o, TAPNET_INSTALL)
 

@@ -56,6 +56,19 @@ def _found(module: str) -> bool:
         return False
 
 
+def start(owner: str, needs: dict[str, str], device: str, precision: str):
+    """What every learned adapter does before building its model: check that the modules it `needs`
+    ({module: install command}) are installed (all named at once when torch itself is missing),
+    import torch, and resolve and check `device` and `precision` (so a bad combination fails now,
+    not at the first video). Returns (torch, device)."""
+    require(owner, needs, only_if_missing="torch")
+    torch = import_torch(owner)
+    resolved = resolve_device(torch, device, owner)
+    autocast(torch, resolved, precision, owner)
+    require(owner, needs)
+    return torch, resolved
+
+
 def import_torch(owner: str):
     return import_upstream("torch", owner, TORCH_INSTALL)
 
