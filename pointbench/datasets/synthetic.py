@@ -43,8 +43,10 @@ class Layer:
 
 def _apply(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Apply homographies `(..., 3, 3)` to points `(..., P, 2)`."""
-    p = np.einsum("...ij,...pj->...pi", h, np.concatenate([xy, np.ones_like(xy[..., :1])], axis=-1))
-    return p[..., :2] / p[..., 2:]
+    # Written out (not einsum or matmul): the same three products summed in the same order, faster.
+    x, y = xy[..., None, :, 0], xy[..., None, :, 1]
+    p = h[..., :, 0:1] * x + h[..., :, 1:2] * y + h[..., :, 2:3]  # (..., 3, P)
+    return np.stack([p[..., 0, :] / p[..., 2, :], p[..., 1, :] / p[..., 2, :]], axis=-1)
 
 
 def _inside_mask(layer: Layer, xy_texture: np.ndarray) -> np.ndarray:
