@@ -134,8 +134,9 @@ def variant_labels(identities: Mapping[str, Mapping]) -> dict[str, tuple[str, st
     `variant` is the tracker's name plus the tracker parameters that differ among the merged runs
     of that tracker (`lk win_size=21`), and the scoring options or versions that differ;
     `dataset_variant` the dataset's name plus the dataset parameters that differ among the merged
-    runs of that dataset (`synthetic seed=1`). Two runs that would still get the same pair of
-    labels get their run ids appended.
+    runs of that dataset (`synthetic seed=1`); two dataset identities that would still share a label
+    (their configs differ only in a key one of them does not set) get their dataset ids appended.
+    Two runs that would still get the same pair of labels get their run ids appended.
     """
     labels: dict[str, list[str]] = {rid: ["", ""] for rid in identities}
     for slot, part in ((0, "tracker"), (1, "dataset")):
@@ -147,6 +148,14 @@ def variant_labels(identities: Mapping[str, Mapping]) -> dict[str, tuple[str, st
             keys = _differing(list(flats.values()))
             for rid in rids:
                 labels[rid][slot] = _label(name, flats[rid], keys)
+    # A dataset label names one dataset identity: configs that differ only in a key one of them does not
+    # set would otherwise share it, and the leaderboard ranks and pairs runs by it.
+    datasets: dict[str, set[str]] = {}
+    for rid, identity in identities.items():
+        datasets.setdefault(labels[rid][1], set()).add(dataset_id(identity))
+    for rid, identity in identities.items():
+        if len(datasets[labels[rid][1]]) > 1:
+            labels[rid][1] += f" [{dataset_id(identity)[:6]}]"
     extras = {rid: _flatten({"scoring": identities[rid].get("scoring", {}),
                              "pointbench": identities[rid].get("pointbench")}) for rid in identities}
     keys = _differing(list(extras.values()))

@@ -391,3 +391,17 @@ def test_default_run_dirs_name_the_overrides_and_concurrent_runs_get_their_own(t
     ids = {json.loads((d / "run.json").read_text())["run_id"] for d in dirs}
     assert len(ids) == 1, "the same configuration: one identity"
     assert ids == {run_id(json.loads((dirs[0] / "run.json").read_text())["identity"])}
+
+
+def test_datasets_that_differ_only_in_an_unset_key_never_share_a_label():
+    # An older run's dataset config lacks a key the newer one sets: both would read "synthetic".
+    ids = {"old": run_identity("lk", {}, "synthetic", {"seed": 0}),
+           "new": run_identity("lk", {}, "synthetic", {"seed": 0, "num_layers": 6}),
+           "static": run_identity("static", {}, "synthetic", {"seed": 0, "num_layers": 6})}
+    labels = variant_labels(ids)
+    assert labels["old"][1] != labels["new"][1] == labels["static"][1]
+    table = pd.DataFrame([{"tracker": "lk" if k != "static" else "static", "dataset": "synthetic",
+                           "variant": labels[k][0], "dataset_variant": labels[k][1], "run_id": run_id(i)}
+                          for k, i in ids.items()])
+    assert table.groupby("dataset_variant")["run_id"].nunique().to_dict() == {labels["old"][1]: 1,
+                                                                             labels["new"][1]: 2}
