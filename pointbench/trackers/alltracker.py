@@ -150,7 +150,7 @@ class AllTracker(Tracker):
             return Tracks.empty(n_frames)
         h, w = self.resolution
         n = len(queries)
-        with (torch.no_grad(), ts.autocast(torch, self.device, self.precision, self.owner), ts.preserved_rng(torch),
+        with (ts.inference(torch, self.device, self.precision, self.owner),
               cuda_calls_stay(torch, self.device)):
             video = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float()
             if (height, width) != self.resolution:

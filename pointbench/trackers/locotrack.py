@@ -116,7 +116,7 @@ class LocoTrack(Tracker):
         if len(queries) == 0:
             return Tracks.empty(n_frames)
         h, w = self.resolution
-        with torch.no_grad(), ts.autocast(torch, self.device, self.precision, self.owner), ts.preserved_rng(torch):
+        with ts.inference(torch, self.device, self.precision, self.owner):
             video = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).float()
             if (height, width) != self.resolution:
                 video = torch.nn.functional.interpolate(video.permute(0, 3, 1, 2), self.resolution, mode="bilinear",

@@ -92,7 +92,7 @@ class Tapir(Tracker):
         if len(queries) == 0:
             return Tracks.empty(n_frames)
         h, w = self.resolution
-        with torch.no_grad(), ts.autocast(torch, self.device, self.precision, self.owner), ts.preserved_rng(torch):
+        with ts.inference(torch, self.device, self.precision, self.owner):
             video = self._prepare(frames)
             # (t, x, y) raster in the image -> (t, y, x) raster at the model's input size
             scale = np.array([1.0, h / height, w / width])

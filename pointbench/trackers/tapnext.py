@@ -166,7 +166,7 @@ class TAPNext(Tracker):
             return Tracks.empty(n_frames)
         mh, mw = self.image_size
         xy, score, visible = [], [], []
-        with torch.no_grad(), ts.autocast(torch, self.device, self.precision, self.owner), ts.preserved_rng(torch):
+        with ts.inference(torch, self.device, self.precision, self.owner):
             video = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)  # uint8; frames converted one by one
             scale = np.array([1.0, mh / height, mw / width])
             to_image = torch.tensor([width / mw, height / mh], device=self.device)

@@ -69,6 +69,14 @@ def start(owner: str, needs: dict[str, str], device: str, precision: str):
     return torch, resolved
 
 
+@contextlib.contextmanager
+def inference(torch, device, precision: str, owner: str):
+    """The context a learned adapter's model runs in: no gradients, the precision's autocast, and
+    torch's global random state left as it was."""
+    with torch.no_grad(), autocast(torch, device, precision, owner), preserved_rng(torch):
+        yield
+
+
 def import_torch(owner: str):
     return import_upstream("torch", owner, TORCH_INSTALL)
 
