@@ -28,6 +28,7 @@ from pointbench.runner import run
 from pointbench.runs import find_run_dirs, merge_runs
 from pointbench.trackers.lk import LucasKanadeTracker
 from pointbench.types import Tracks
+from cli_run import pointbench as pointbench_cli
 
 CONF = str(Path(pointbench.__file__).parent / "conf")
 TESTS = Path(__file__).parent
@@ -38,16 +39,6 @@ SMALL = ["dataset.num_videos=2", "dataset.num_frames=8", "dataset.height=64", "d
 def make_cfg(*overrides):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
-
-
-def pointbench_cli(*args, cwd, cache, check=True):
-    env = dict(os.environ, POINTBENCH_CACHE=str(cache), PYTHONPATH=str(TESTS))
-    proc = subprocess.run([sys.executable, "-m", "pointbench", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-    proc.output = proc.stdout + proc.stderr
-    if check:
-        assert proc.returncode == 0, proc.output
-    return proc
 
 
 # --- file names ------------------------------------------------------------------------------------------------

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,21 +13,11 @@ from pointbench.io import load_predictions
 from pointbench.leaderboard import write_leaderboard
 from pointbench.runner import sharded
 from pointbench.runs import find_run_dirs
+from cli_run import pointbench
 
-TESTS = Path(__file__).parent
 SMALL = ["dataset.num_videos=10", "dataset.num_frames=8", "dataset.height=64", "dataset.width=64",
          "dataset.num_tracks=16", "output.rerun=false", "comparison.enabled=false", "report.enabled=false"]
 METRICS = ["AJ", "delta_avg", "OA", "pts_within_1", "pts_within_4", "jaccard_8", "videos", "videos_scored"]
-
-
-def pointbench(*args, cwd, cache, check=True):
-    env = dict(os.environ, POINTBENCH_CACHE=str(cache), PYTHONPATH=str(TESTS))
-    proc = subprocess.run([sys.executable, "-m", "pointbench", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-    proc.output = proc.stdout + proc.stderr
-    if check:
-        assert proc.returncode == 0, proc.output
-    return proc
 
 
 def test_every_video_is_in_exactly_one_shard():

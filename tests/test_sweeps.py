@@ -11,21 +11,12 @@ import pandas as pd
 import pytest
 
 from pointbench.leaderboard import main as leaderboard_main
+from cli_run import pointbench
 
 TESTS = Path(__file__).parent
 SMALL = ["dataset.num_videos=2", "dataset.num_frames=8", "dataset.height=64", "dataset.width=64",
          "dataset.num_tracks=16", "output.rerun=false"]
 COST = ["seconds", "fps", "peak_mem_mb", "peak_gpu_mem_mb"]
-
-
-def pointbench(*args, cache, cwd, check=True, **kwargs):
-    env = dict(os.environ, POINTBENCH_CACHE=str(cache), PYTHONPATH=str(TESTS))
-    proc = subprocess.run([sys.executable, "-m", "pointbench", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, **kwargs)
-    proc.output = proc.stdout + proc.stderr  # Hydra logs to stdout
-    if check:
-        assert proc.returncode == 0, proc.output
-    return proc
 
 
 def cache_files(cache: Path) -> dict[str, int]:
