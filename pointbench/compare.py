@@ -20,15 +20,13 @@ from pathlib import Path
 
 from pointbench.io import decode_name, load_predictions
 from pointbench.leaderboard import default_out_dir, finished_runs_or_exit
-from pointbench.metrics.scoring import FRAME_SCORES, frame_scores
+from pointbench.metrics.scoring import frame_scores
 from pointbench.identity import dataset_id, printable, video_key
 from pointbench.runs import RunDirError, load_runs, rebuild_dataset, run_labels
 from pointbench.viz import RunRecording
 
 log = logging.getLogger("pointbench")
 
-#: Per-frame scores plotted under each video (see `pointbench.metrics.scoring.frame_scores`).
-SCORES = FRAME_SCORES
 
 
 def _runs_by_dataset(run_dirs: list[Path]) -> dict[str, list[tuple[str, list[Path], dict]]]:

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pointbench.identity import video_key
 from pointbench.types import Tracks
 
 
@@ -71,11 +70,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     video name) is written as backslash escapes (the `video_key` column keeps the exact identity)."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8", errors="backslashreplace")
-
-
-def safe_filename(name: str) -> str:
-    """The file name stem of video `name`: injective and bounded (see `pointbench.identity.video_key`)."""
-    return video_key(name)
 
 
 def encode_name(name: str) -> np.ndarray:

@@ -183,7 +183,7 @@ class AllTracker(Tracker):
     def _sample(self, clip, pixel, n_frames: int):
         """One pass with clip[:, 0] as the anchor: for the (k, 2) pixels, positions (k, Tc, 2) on the pixel grid and
         visibility scores (k, Tc)."""
-        torch, model = self.torch, self.model
+        model = self.model
         sliding = n_frames > SLIDING_AFTER if self.sliding == "auto" else self.sliding
         run = model.forward_sliding if sliding else model
         flows, visconfs, _, _ = run(clip, iters=self.iters, sw=None, is_training=False)
