@@ -55,6 +55,14 @@ class PredictionCache:
         folder = self.dir if kind == "tracks" else self.dir / kind
         return folder / f"{video_key(video)}.npz"
 
+    def has(self, video: str, kind: str = "tracks") -> bool:
+        """Whether an entry of `kind` exists for `video` (`load` still checks that it matches)."""
+        return self.path(video, kind).exists()
+
+    def holds(self, kind: str) -> bool:
+        """Whether any entry of `kind` was ever written here."""
+        return self.path("", kind).parent.is_dir()
+
     def load(self, video: str, queries: np.ndarray, n_frames: int,
              kind: str = "tracks") -> tuple[Tracks, Cost, Path] | None:
         """The cached tracks, tracking cost and entry path of `video`, or None (a miss) unless the

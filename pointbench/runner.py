@@ -213,6 +213,14 @@ class _Job:
         return {"tracker": self.tracker_name, "dataset": self.dataset_name, "video": printable(name),
                 "video_key": video_key(name), **self.identity_columns}
 
+    def decodes_frames(self, names: list[str]) -> bool:
+        """Whether the run will decode a video: to record it, or to track one the cache does not hold
+        (its predictions, or its cycle run's where this dataset's entries have one)."""
+        if self.recording is not None or self.recording3d is not None or self.cache is None or self.force:
+            return True
+        cycle = self.cycle_metrics is True or (self.cycle_metrics == "auto" and self.cache.holds("cycle"))
+        return any(not self.cache.has(name) or (cycle and not self.cache.has(name, "cycle")) for name in names)
+
     def _wants_cycle(self, video: Annotations) -> bool:
         return self.cycle_metrics is True or (self.cycle_metrics == "auto" and video.gt is None)
 
@@ -224,7 +232,7 @@ class _Job:
         try:
             # Frames are decoded only when tracking or recording needs them (and then once).
             recording = self.recording is not None or self.recording3d is not None
-            in_cache = self.cache is not None and not self.force and self.cache.path(name).exists()
+            in_cache = self.cache is not None and not self.force and self.cache.has(name)
             with self.dataset_lock:
                 item.sample = self.dataset.load(index) if recording or not in_cache else None
                 item.video = (item.sample.annotations() if item.sample is not None
@@ -357,8 +365,10 @@ class _Video:
 def run_videos(job: _Job, names: list[str], pipeline: bool, progress) -> list[dict]:
     """The rows of every video, in order. With `pipeline`, video k+1 loads in the background while
     video k is tracked, and video k-1 is finished (scored, saved, recorded) meanwhile: at most one
-    video ahead and one behind. Rows, files and recordings are those of the sequential run."""
-    if not pipeline or len(names) < 2:
+    video ahead and one behind. Rows, files and recordings are those of the sequential run. A run
+    that decodes no video (every prediction cached, no recording) is sequential: its stages are
+    short Python work that threads would only make contend for the interpreter."""
+    if not pipeline or len(names) < 2 or not job.decodes_frames(names):
         rows = []
         for index, name in enumerate(names):
             rows.append(job.process(index, name))

@@ -85,6 +85,44 @@ def test_pipelined_and_sequential_runs_agree(tmp_path, source):
     assert static_a == static_b
 
 
+def _pipeline_threads(monkeypatch) -> list[str]:
+    """The thread-name prefixes of the pools the runner starts (its pipeline's), recorded."""
+    import pointbench.runner as runner
+
+    started = []
+
+    class Recording(runner.ThreadPoolExecutor):
+        def __init__(self, *args, thread_name_prefix="", **kwargs):
+            started.append(thread_name_prefix)
+            super().__init__(*args, thread_name_prefix=thread_name_prefix, **kwargs)
+
+    monkeypatch.setattr(runner, "ThreadPoolExecutor", Recording)
+    return started
+
+
+@pytest.mark.parametrize("cycle", [False, True])
+def test_a_run_served_wholly_from_the_cache_runs_its_stages_in_turn(tmp_path, monkeypatch, cycle):
+    """Nothing to decode: no pipeline threads, and the tables of the run that tracked. One entry
+    missing (its predictions, or its cycle run's where the dataset's entries have them): pipelined."""
+    overrides = [*SMALL, "output.rerun=false", f"cache_dir={tmp_path / 'cache'}", f"cycle_metrics={cycle}"]
+    started = _pipeline_threads(monkeypatch)
+    first = run(make_cfg(*overrides), tmp_path / "first").per_video
+    assert "pointbench-load" in started
+    started.clear()
+    again = run(make_cfg(*overrides), tmp_path / "again").per_video
+    assert started == [], "every video cached: the stages run one after the other"
+    pd.testing.assert_frame_equal(first.drop(columns=TIMING), again.drop(columns=TIMING))
+    cache = next((tmp_path / "cache").iterdir())
+    entry = next((cache / "cycle").glob("*.npz")) if cycle else next(cache.glob("*.npz"))
+    entry.unlink()
+    third = run(make_cfg(*overrides), tmp_path / "third").per_video
+    assert "pointbench-load" in started, "a video to track: pipelined"
+    pd.testing.assert_frame_equal(first.drop(columns=TIMING), third.drop(columns=TIMING))
+    started.clear()
+    run(make_cfg(*overrides, "output.rerun=true"), tmp_path / "recorded")
+    assert "pointbench-load" in started, "a recording decodes every video: pipelined"
+
+
 class FailsToLoad(SyntheticDataset):
     def load(self, index):
         if index == 2:
