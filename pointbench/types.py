@@ -74,7 +74,8 @@ class Tracks:
         _check_array(self.xy, o, "xy", np.float32, (None, None, 2))
         n, t = self.xy.shape[:2]
         _check_array(self.visible, o, "visible", np.bool_, (n, t))
-        if not (np.isfinite(self.xy).all(-1) | ~self.visible).all():  # no copy of the visible rows
+        finite = np.isfinite(self.xy)
+        if not finite.all() and not (finite.all(-1) | ~self.visible).all():  # no copy of the visible rows
             raise invalid(o, "xy", "finite wherever visible is true", "NaN or inf at visible points")
         if self.confidence is not None:
             _check_array(self.confidence, o, "confidence", np.float32, (n, t))

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pointbench.metrics.tapvid import SCORE_SIZE, THRESHOLDS, QueryMode, eval_mask
+from pointbench.metrics.tapvid import THRESHOLDS, QueryMode, eval_mask, squared_distance
 
 __all__ = [
     "REDETECT_FRAMES", "SURVIVAL_PX", "GAP_BINS", "SPEED_BINS", "QDIST_BINS",
@@ -96,8 +96,31 @@ def _shared_inputs():
         _SHARED.memo = None
 
 
-def _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn: str):
-    """Checked arrays, the squared error at 256×256 (N, T) and the scored cells (N, T)."""
+class _Inputs:
+    """The checked arrays of one call, and what every breakdown derives from them once:
+
+    - `sq`: float64 `(N, T)` squared error at 256×256 (+inf where it is not finite);
+    - `levels`: int8 `(N, T)`, how many of `THRESHOLDS` the error is within (`sq < d * d`);
+    - `evaluated`: the scored cells (`eval_mask`);
+    - `derived`: values computed from these by one breakdown and reused by another.
+    """
+
+    __slots__ = ("gt_xy", "gt_visible", "pred_visible", "q", "sq", "levels", "evaluated", "derived")
+
+    def __init__(self, gt_xy, gt_visible, pred_visible, q, sq, evaluated):
+        self.gt_xy, self.gt_visible, self.pred_visible, self.q = gt_xy, gt_visible, pred_visible, q
+        self.sq, self.evaluated, self.derived = sq, evaluated, {}
+        # The number of thresholds d with sq < d * d: those above the last squared threshold <= sq.
+        self.levels = (len(THRESHOLDS) - np.searchsorted(_SQUARED_THRESHOLDS, sq, side="right")).astype(np.int8)
+
+
+#: `THRESHOLDS` squared, ascending; a cell is within `THRESHOLDS[j]` when its level is at least `_LEVEL_OF[j]`.
+_SQUARED_THRESHOLDS = np.square(np.sort(np.asarray(THRESHOLDS, np.float64)))
+_LEVEL_OF = np.array([len(THRESHOLDS) - int(np.sum(_SQUARED_THRESHOLDS < d * d)) for d in THRESHOLDS])
+
+
+def _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn: str) -> _Inputs:
+    """The checked inputs of a breakdown (shared by every breakdown of one `breakdown_metrics` call)."""
     memo = getattr(_SHARED, "memo", None)
     if memo is None:
         return _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn)
@@ -127,23 +150,24 @@ def _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, quer
     if n and (not np.array_equal(q, np.round(q)) or q.min() < 0 or q.max() >= t):
         raise ValueError(f"{fn}: 'query_frames' must be integer frames in [0, {t}); got {q[:5].tolist()}…")
     q = q.astype(np.int64)
-    height, width = image_size
-    scale = np.array([SCORE_SIZE / width, SCORE_SIZE / height])
     with np.errstate(invalid="ignore", over="ignore"):
-        # The expression of `tapvid_metrics`, so that `sq < d * d` decides "within d" identically.
-        sq = np.sum(np.square((pred_xy.astype(np.float64) - gt_xy) * scale), axis=-1)
+        sq = squared_distance(pred_xy, gt_xy, image_size)  # as `tapvid_metrics`: "within d" decided identically
     sq = np.where(np.isnan(sq), np.inf, sq)
-    evaluated = eval_mask(q, t, query_mode)
-    return gt_xy, gt_visible, pred_visible, q, sq, evaluated, scale
+    return _Inputs(gt_xy, gt_visible, pred_visible, q, sq, eval_mask(q, t, query_mode))
 
 
-def _within_avg(sq: np.ndarray, cells: np.ndarray) -> tuple[float, int]:
+def _within_counts(levels: np.ndarray) -> np.ndarray:
+    """int64 `(len(THRESHOLDS),)`: how many of the cells with these `levels` are within each δ."""
+    at_least = np.cumsum(np.bincount(levels, minlength=len(THRESHOLDS) + 1)[::-1])[::-1]
+    return at_least[_LEVEL_OF]
+
+
+def _within_avg(inputs: _Inputs, cells: np.ndarray) -> tuple[float, int]:
     """(mean over δ of the fraction of `cells` with distance < δ, number of cells); NaN when none."""
     count = int(cells.sum())
     if not count:
         return float("nan"), 0
-    values = sq[cells]
-    return float(np.mean([np.mean(values < d * d) for d in THRESHOLDS])), count
+    return float(np.mean([within / count for within in _within_counts(inputs.levels[cells])])), count
 
 
 def _in_bin(values: np.ndarray, lo, hi, closed: bool) -> np.ndarray:
@@ -218,38 +242,59 @@ def _forward_events(gt_visible: np.ndarray, q: np.ndarray, window: int) -> dict:
             "window_to": last}
 
 
+def _window_cells(events: Mapping[str, np.ndarray], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat `(N, T)` index of every window cell of the events, the event each belongs to)."""
+    lengths = events["window_to"] - events["window_from"] + 1
+    event = np.repeat(np.arange(len(lengths)), lengths)
+    offset = np.arange(len(event)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return (events["query"] * n_frames + events["window_from"])[event] + offset, event
+
+
 def events_mask(events: Mapping[str, np.ndarray], shape: tuple[int, int],
                 which: np.ndarray | None = None) -> np.ndarray:
     """Bool `(N, T)`: the window frames of the events (of those selected by the bool `which`)."""
     mask = np.zeros(shape, bool)
-    select = np.ones(len(events["query"]), bool) if which is None else np.asarray(which, bool)
-    for i, lo, hi in zip(events["query"][select], events["window_from"][select], events["window_to"][select]):
-        mask[i, lo:hi + 1] = True
+    cells, event = _window_cells(events, shape[1])
+    mask.flat[cells if which is None else cells[np.asarray(which, bool)[event]]] = True
     return mask
 
 
-def _event_scores(prefix: str, events, select, sq, pred_visible) -> dict:
-    """Jaccard-style score and event count, over all gap lengths and per `GAP_BINS`, of the selected events."""
+def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
+    """Jaccard-style score and event count, over all gap lengths and per `GAP_BINS`, of the selected events.
+
+    Windows never overlap (`redetection_events`), so the cells of a set of events are the sum of
+    each event's: per event, its number of cells and the levels of its predicted-visible ones."""
+    cells, event = _window_cells(events, inputs.levels.shape[1])
+    predicted = inputs.pred_visible.ravel()[cells]
+    bins = len(THRESHOLDS) + 1
+    levels = np.bincount(event[predicted] * bins + inputs.levels.ravel()[cells[predicted]],
+                         minlength=len(events["query"]) * bins).reshape(-1, bins)
+    sizes = np.bincount(event, minlength=len(events["query"]))
     out = {}
     gap = events["gap"]
     for suffix, in_bin in [("", np.ones(len(gap), bool))] + [
             (f"_{bin_name(lo, hi)}", _in_bin(gap, lo, hi, closed=True)) for lo, hi in GAP_BINS]:
         chosen = select & in_bin
-        cells = events_mask(events, sq.shape, chosen)
-        n_cells = int(cells.sum())
+        n_cells = int(sizes[chosen].sum())
         if n_cells:
-            jaccards = []
-            for d in THRESHOLDS:
-                within = sq[cells] < d * d
-                predicted = pred_visible[cells]
-                tp = int((within & predicted).sum())
-                fp = int((~within & predicted).sum())
-                jaccards.append(tp / (n_cells + fp))  # TP / (TP + FN + FP): every window cell is gt-visible
+            histogram = levels[chosen].sum(axis=0)
+            n_predicted = int(histogram.sum())
+            at_least = np.cumsum(histogram[::-1])[::-1]
+            # TP / (TP + FN + FP) = TP / (cells + FP): every window cell is ground-truth visible.
+            jaccards = [int(tp) / (n_cells + n_predicted - int(tp)) for tp in at_least[_LEVEL_OF]]
             out[f"{prefix}_jaccard{suffix}"] = float(np.mean(jaccards))
         else:
             out[f"{prefix}_jaccard{suffix}"] = float("nan")
         out[f"{prefix}_events{suffix}"] = int(chosen.sum())
     return out
+
+
+def _shared_events(inputs: _Inputs, query_mode: QueryMode, window: int) -> dict:
+    """`redetection_events` of the inputs, computed once per `breakdown_metrics` call."""
+    key = ("events", query_mode, window)
+    if key not in inputs.derived:
+        inputs.derived[key] = redetection_events(inputs.gt_visible, inputs.q, query_mode, window)
+    return inputs.derived[key]
 
 
 def redetection_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode: QueryMode,
@@ -268,10 +313,10 @@ def redetection_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, 
     which is TAP-Vid's `jaccard_δ` restricted to those cells; `redetect_jaccard[_bin]` is its mean
     over δ (as AJ is), NaN where the bin has no event. `redetect_events[_bin]` counts the events.
     """
-    _, gt_visible, pred_visible, q, sq, _, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                       query_mode, image_size, "redetection_metrics")
-    events = redetection_events(gt_visible, q, query_mode, window)
-    return _event_scores("redetect", events, np.ones(len(events["query"]), bool), sq, pred_visible)
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                     "redetection_metrics")
+    events = _shared_events(inputs, query_mode, window)
+    return _event_scores("redetect", events, np.ones(len(events["query"]), bool), inputs)
 
 
 def _outside(gt_xy: np.ndarray, image_size) -> np.ndarray:
@@ -295,14 +340,14 @@ def out_of_view_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, 
     positions there are arbitrary and the caller should not report these columns
     (`breakdown_metrics(..., occluded_positions=False)` sets them to NaN).
     """
-    gt_xy, gt_visible, pred_visible, q, sq, _, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                           query_mode, image_size, "out_of_view_metrics")
-    events = redetection_events(gt_visible, q, query_mode, window)
-    outside = _outside(gt_xy, image_size)
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                     "out_of_view_metrics")
+    events = _shared_events(inputs, query_mode, window)
+    outside = _outside(inputs.gt_xy, image_size)
     count = np.concatenate([np.zeros((len(outside), 1), np.int64), np.cumsum(outside, axis=1)], axis=1)
     rows = events["query"]
     out_of_view = count[rows, events["gap_to"] + 1] - count[rows, events["gap_from"]] == events["gap"]
-    return _event_scores("out_of_view", events, out_of_view, sq, pred_visible)
+    return _event_scores("out_of_view", events, out_of_view, inputs)
 
 
 # --- Survival and trajectory error --------------------------------------------------------------------------
@@ -323,8 +368,9 @@ def trajectory_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, q
       ground-truth-visible cell of the video, pooled over queries (NaN if none; +inf if more than
       half are non-finite).
     """
-    _, gt_visible, _, q, sq, evaluated, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                    query_mode, image_size, "trajectory_metrics")
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                     "trajectory_metrics")
+    gt_visible, q, sq, evaluated = inputs.gt_visible, inputs.q, inputs.sq, inputs.evaluated
     n, t = gt_visible.shape
     frames = np.arange(t)[None, :]
     counted = gt_visible & (frames > q[:, None])
@@ -353,12 +399,13 @@ def occluded_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, que
     `occluded_points` the number of cells (NaN scores if 0). Meaningful only where the dataset
     gives positions under occlusion (synthetic sets, Kubric).
     """
-    gt_xy, gt_visible, _, _, sq, evaluated, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                        query_mode, image_size, "occluded_metrics")
-    cells = evaluated & ~gt_visible & np.isfinite(gt_xy).all(axis=-1)
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                     "occluded_metrics")
+    finite = np.isfinite(inputs.gt_xy)
+    cells = inputs.evaluated & ~inputs.gt_visible & finite[..., 0] & finite[..., 1]
     count = int(cells.sum())
-    out = {f"occluded_pts_within_{d}": float(np.mean(sq[cells] < d * d)) if count else float("nan")
-           for d in THRESHOLDS}
+    within = _within_counts(inputs.levels[cells]) if count else [None] * len(THRESHOLDS)
+    out = {f"occluded_pts_within_{d}": float(k / count) if count else float("nan") for d, k in zip(THRESHOLDS, within)}
     out["occluded_pts_within_avg"] = float(np.mean([out[f"occluded_pts_within_{d}"] for d in THRESHOLDS]))
     out["occluded_points"] = count
     return out
@@ -374,9 +421,7 @@ def track_speed(gt_xy, gt_visible, image_size) -> np.ndarray:
     both, over the whole video (not only scored frames); NaN for a track with no such pair.
     """
     gt_xy, gt_visible = np.asarray(gt_xy, np.float64), np.asarray(gt_visible, bool)
-    height, width = image_size
-    scale = np.array([SCORE_SIZE / width, SCORE_SIZE / height])
-    step = np.sqrt(np.sum(np.square(np.diff(gt_xy, axis=1) * scale), axis=-1))
+    step = np.sqrt(squared_distance(gt_xy[:, 1:], gt_xy[:, :-1], image_size))
     pairs = gt_visible[:, 1:] & gt_visible[:, :-1]
     total = np.where(pairs, step, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -392,15 +437,15 @@ def speed_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_
     of the queries in the bin, i.e. `tapvid_metrics(...)["delta_avg"]` of those rows (NaN if no
     cell); `speed_<bin>_queries` counts the queries in the bin. Queries with no speed are in none.
     """
-    gt_xy, gt_visible, _, _, sq, evaluated, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                        query_mode, image_size, "speed_metrics")
-    speed = track_speed(gt_xy, gt_visible, image_size)
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, "speed_metrics")
+    scored = inputs.evaluated & inputs.gt_visible
+    speed = track_speed(inputs.gt_xy, inputs.gt_visible, image_size)
     out = {}
     for lo, hi in SPEED_BINS:
         with np.errstate(invalid="ignore"):
             rows = _in_bin(speed, lo, hi, closed=False)  # NaN is in no bin
         name = bin_name(lo, hi)
-        out[f"speed_{name}_delta_avg"] = _within_avg(sq, evaluated & gt_visible & rows[:, None])[0]
+        out[f"speed_{name}_delta_avg"] = _within_avg(inputs, scored & rows[:, None])[0]
         out[f"speed_{name}_queries"] = int(rows.sum())
     return out
 
@@ -414,12 +459,13 @@ def query_distance_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frame
     scored, ground-truth-visible cells at those distances (NaN if none) and `qdist_<bin>_points`
     the number of those cells.
     """
-    _, gt_visible, _, q, sq, evaluated, _ = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames,
-                                                    query_mode, image_size, "query_distance_metrics")
-    distance = np.abs(np.arange(gt_visible.shape[1])[None, :] - q[:, None])
+    inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
+                     "query_distance_metrics")
+    scored = inputs.evaluated & inputs.gt_visible
+    distance = np.abs(np.arange(scored.shape[1])[None, :] - inputs.q[:, None])
     out = {}
     for lo, hi in QDIST_BINS:
-        value, count = _within_avg(sq, evaluated & gt_visible & _in_bin(distance, lo, hi, closed=True))
+        value, count = _within_avg(inputs, scored & _in_bin(distance, lo, hi, closed=True))
         out[f"qdist_{bin_name(lo, hi)}_delta_avg"], out[f"qdist_{bin_name(lo, hi)}_points"] = value, count
     return out
 

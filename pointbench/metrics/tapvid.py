@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["THRESHOLDS", "SCORE_SIZE", "METRIC_NAMES", "tapvid_metrics", "tapvid_metrics_per_track",
-           "tapvid_metrics_per_frame", "eval_mask"]
+           "tapvid_metrics_per_frame", "eval_mask", "squared_distance"]
 
 THRESHOLDS = (1, 2, 4, 8, 16)
 SCORE_SIZE = 256
@@ -38,6 +38,15 @@ def eval_mask(query_frames: np.ndarray, n_frames: int, query_mode: QueryMode) ->
     raise ValueError(f"query_mode must be 'first' or 'strided'; got {query_mode!r}")
 
 
+def squared_distance(pred_xy: np.ndarray, gt_xy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """float64 `(...)`: squared distance between `pred_xy` and `gt_xy` `(..., 2)` after scaling both
+    to 256×256 (x·256/W, y·256/H). "Within d px" is `squared_distance(...) < d * d` (NaN: never)."""
+    height, width = image_size
+    diff = pred_xy.astype(np.float64) - gt_xy
+    dx, dy = diff[..., 0] * (SCORE_SIZE / width), diff[..., 1] * (SCORE_SIZE / height)
+    return dx * dx + dy * dy
+
+
 def _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, axis):
     """Counts behind every metric, summed over `axis` (None: whole video; 1: per track)."""
     gt_xy, pred_xy = np.asarray(gt_xy), np.asarray(pred_xy)
@@ -47,9 +56,7 @@ def _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, 
                              ("pred_visible", pred_visible, (n, t)), ("query_frames", np.asarray(query_frames), (n,))):
         if arr.shape != shape:
             raise ValueError(f"tapvid_metrics: '{name}' must have shape {shape}; got {arr.shape}")
-    height, width = image_size
-    scale = np.array([SCORE_SIZE / width, SCORE_SIZE / height])
-    sq_dist = np.sum(np.square((pred_xy.astype(np.float64) - gt_xy) * scale), axis=-1)
+    sq_dist = squared_distance(pred_xy, gt_xy, image_size)
 
     evaluated = eval_mask(query_frames, t, query_mode)
     gt_vis_eval = gt_visible & evaluated
