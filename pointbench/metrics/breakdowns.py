@@ -158,16 +158,29 @@ def _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, quer
 
 def _within_counts(levels: np.ndarray) -> np.ndarray:
     """int64 `(len(THRESHOLDS),)`: how many of the cells with these `levels` are within each δ."""
-    at_least = np.cumsum(np.bincount(levels, minlength=len(THRESHOLDS) + 1)[::-1])[::-1]
-    return at_least[_LEVEL_OF]
+    return _within_from_histogram(np.bincount(levels, minlength=len(THRESHOLDS) + 1))
 
 
-def _within_avg(inputs: _Inputs, cells: np.ndarray) -> tuple[float, int]:
-    """(mean over δ of the fraction of `cells` with distance < δ, number of cells); NaN when none."""
-    count = int(cells.sum())
+def _within_from_histogram(histogram: np.ndarray) -> np.ndarray:
+    """`_within_counts` of cells given by their histogram of levels (`len(THRESHOLDS) + 1` bins)."""
+    return np.cumsum(histogram[::-1])[::-1][_LEVEL_OF]
+
+
+def _avg_from_histogram(histogram: np.ndarray) -> tuple[float, int]:
+    """(mean over δ of the fraction of the cells within δ, number of cells) from their histogram of
+    levels; NaN when there is no cell."""
+    count = int(histogram.sum())
     if not count:
         return float("nan"), 0
-    return float(np.mean([within / count for within in _within_counts(inputs.levels[cells])])), count
+    return float(np.mean([within / count for within in _within_from_histogram(histogram)])), count
+
+
+def _level_histograms(inputs: _Inputs, cells: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """int64 `(n_groups, len(THRESHOLDS) + 1)`: per group, the histogram of levels of `cells`, where
+    `groups` (int, broadcast to `(N, T)`) names each cell's group."""
+    bins = len(THRESHOLDS) + 1
+    keys = np.broadcast_to(groups, cells.shape)[cells] * bins + inputs.levels[cells]
+    return np.bincount(keys, minlength=n_groups * bins).reshape(n_groups, bins)
 
 
 def _in_bin(values: np.ndarray, lo, hi, closed: bool) -> np.ndarray:
@@ -208,6 +221,9 @@ def redetection_events(gt_visible, query_frames, query_mode: QueryMode, window: 
     keys = ("query", "frame", "gap", "gap_from", "gap_to", "window_from", "window_to", "direction")
     forward = _forward_events(gt_visible, q, window)
     backward_rows = np.flatnonzero((scored & (np.arange(t)[None, :] < q[:, None])).any(axis=1))
+    if not len(backward_rows):  # forwards only: already in query order, each away from the query
+        forward["direction"] = np.ones(len(forward["query"]), np.int64)
+        return {k: forward[k].astype(np.int64) for k in keys}
     # Backwards: the same on the time-reversed video (frame t -> t - 1 - frame), for the rows scored before
     # their query, mapped back to frames.
     back = _forward_events(gt_visible[backward_rows, ::-1], t - 1 - q[backward_rows], window)
@@ -438,14 +454,15 @@ def speed_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_
     cell); `speed_<bin>_queries` counts the queries in the bin. Queries with no speed are in none.
     """
     inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, "speed_metrics")
-    scored = inputs.evaluated & inputs.gt_visible
+    n = len(inputs.q)
+    per_query = _level_histograms(inputs, inputs.evaluated & inputs.gt_visible, np.arange(n)[:, None], n)
     speed = track_speed(inputs.gt_xy, inputs.gt_visible, image_size)
     out = {}
     for lo, hi in SPEED_BINS:
         with np.errstate(invalid="ignore"):
             rows = _in_bin(speed, lo, hi, closed=False)  # NaN is in no bin
         name = bin_name(lo, hi)
-        out[f"speed_{name}_delta_avg"] = _within_avg(inputs, scored & rows[:, None])[0]
+        out[f"speed_{name}_delta_avg"] = _avg_from_histogram(per_query[rows].sum(axis=0))[0]
         out[f"speed_{name}_queries"] = int(rows.sum())
     return out
 
@@ -461,11 +478,12 @@ def query_distance_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frame
     """
     inputs = _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size,
                      "query_distance_metrics")
-    scored = inputs.evaluated & inputs.gt_visible
-    distance = np.abs(np.arange(scored.shape[1])[None, :] - inputs.q[:, None])
+    t = inputs.levels.shape[1]
+    distance = np.abs(np.arange(t)[None, :] - inputs.q[:, None])  # 0 .. t - 1
+    per_distance = _level_histograms(inputs, inputs.evaluated & inputs.gt_visible, distance, t)
     out = {}
     for lo, hi in QDIST_BINS:
-        value, count = _within_avg(inputs, scored & _in_bin(distance, lo, hi, closed=True))
+        value, count = _avg_from_histogram(per_distance[_in_bin(np.arange(t), lo, hi, closed=True)].sum(axis=0))
         out[f"qdist_{bin_name(lo, hi)}_delta_avg"], out[f"qdist_{bin_name(lo, hi)}_points"] = value, count
     return out
 
