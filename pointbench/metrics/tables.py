@@ -60,13 +60,17 @@ def summarize(per_video: pd.DataFrame) -> pd.DataFrame:
         scored = group[group["status"] == STATUS_OK]
         ran = group[group["status"] != STATUS_ERROR]
         seconds = ran["seconds"].sum()
-        first = group.iloc[0]
+        first = {c: group[c].iloc[0] for c in ("tracker", "dataset", "run_id", "variant", "dataset_variant",
+                                               "license") if c in group}  # not a whole row: fast
         row = {"tracker": first["tracker"], "dataset": first["dataset"], "videos": len(group),
                "videos_scored": len(scored), "run_id": first.get("run_id"),
                "variant": first.get("variant", first["tracker"]),
                "dataset_variant": first.get("dataset_variant", first["dataset"]), "license": first.get("license")}
         row.update({m: scored[m].mean() if len(scored) else np.nan for m in ALL_METRICS})  # 3D: where scored
-        row.update(pool_pck(scored))  # PCK: every scored (joint, frame) pooled, where the dataset has keypoints
+        # PCK: every scored (joint, frame) pooled, where the dataset has keypoints (only those rows converted)
+        counted = (pd.to_numeric(scored["pck_n"], errors="coerce") > 0 if "pck_n" in scored
+                   else pd.Series(False, index=scored.index))
+        row.update(pool_pck(scored.loc[counted, [c for c in PCK_COLUMNS if c in scored]] if counted.any() else []))
         row["seconds"] = seconds
         row["fps"] = ran["n_frames"].sum() / seconds if seconds > 0 else np.nan
         for column in ("peak_mem_mb", "peak_gpu_mem_mb"):
