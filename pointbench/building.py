@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class, get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pointbench.datasets.base import ShardView
@@ -44,16 +44,36 @@ def build(node: DictConfig, kind: str, **overrides):
             params.pop(key, None)
     params.update({k: v for k, v in overrides.items() if k in params})
     try:
-        return name, instantiate(params, _convert_="all")
-    except InstantiationException as error:
-        cause = error.__cause__
-        if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
-            keys = valid_keys(params["_target_"])
-            raise ValueError(f"{kind} '{name}': {cause}. Valid keys of {kind} '{name}': "
-                             f"{', '.join(keys) or '(none)'}") from None
-        if cause is not None:  # the tracker's or dataset's own error (a missing package, a bad value), as it said it
-            raise cause from None
-        raise
+        try:
+            return name, _construct(params)
+        except InstantiationException as error:
+            if error.__cause__ is None:
+                raise
+            raise error.__cause__ from None  # the tracker's or dataset's own error, as it said it
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error):
+            raise
+        keys = valid_keys(params["_target_"])
+        raise ValueError(f"{kind} '{name}': {error}. Valid keys of {kind} '{name}': "
+                         f"{', '.join(keys) or '(none)'}") from None
+
+
+def _construct(params: dict):
+    """`instantiate(params, _convert_="all")`; a flat node (no other `_` key, no nested `_target_`:
+    every built-in one) is built by calling its target directly, without Hydra's ~1 ms per node."""
+    if any(key.startswith("_") and key != "_target_" for key in params) or _has_target(
+            [v for k, v in params.items() if k != "_target_"]):
+        return instantiate(params, _convert_="all")
+    target = get_object(params["_target_"])
+    return target(**{k: v for k, v in params.items() if k != "_target_"})
+
+
+def _has_target(value) -> bool:
+    if isinstance(value, dict):
+        return "_target_" in value or any(_has_target(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_target(v) for v in value)
+    return False
 
 
 def license_text(node: DictConfig) -> str | None:
