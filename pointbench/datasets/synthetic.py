@@ -154,11 +154,9 @@ def track_layer_points(layers: list[Layer], layer_index: np.ndarray, xy_texture:
 
     `layer_index[i]` is the layer point i lies on, `xy_texture[i]` its texture raster position.
     """
-    n_frames = layers[0].homographies.shape[0]
-    xy = np.empty((len(xy_texture), n_frames, 2), np.float64)
-    for k, layer in enumerate(layers):
-        on = layer_index == k
-        xy[on] = _apply(layer.homographies, xy_texture[on][None]).transpose(1, 0, 2)
+    # Each point through its own layer's homographies, all at once: `_apply`'s products, element by element.
+    homographies = np.stack([layer.homographies for layer in layers])  # (layers, T, 3, 3)
+    xy = _apply(homographies[layer_index], xy_texture[:, None, None, :])[:, :, 0]  # (N, T, 2)
     visible = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
     for k, layer in enumerate(layers):
         below = layer_index < k
