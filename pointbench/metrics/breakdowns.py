@@ -280,12 +280,7 @@ def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
 
     Windows never overlap (`redetection_events`), so the cells of a set of events are the sum of
     each event's: per event, its number of cells and the levels of its predicted-visible ones."""
-    cells, event = _window_cells(events, inputs.levels.shape[1])
-    predicted = inputs.pred_visible.ravel()[cells]
-    bins = len(THRESHOLDS) + 1
-    levels = np.bincount(event[predicted] * bins + inputs.levels.ravel()[cells[predicted]],
-                         minlength=len(events["query"]) * bins).reshape(-1, bins)
-    sizes = np.bincount(event, minlength=len(events["query"]))
+    levels, sizes = _event_histograms(events, inputs)
     out = {}
     gap = events["gap"]
     for suffix, in_bin in [("", np.ones(len(gap), bool))] + [
@@ -303,6 +298,20 @@ def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
             out[f"{prefix}_jaccard{suffix}"] = float("nan")
         out[f"{prefix}_events{suffix}"] = int(chosen.sum())
     return out
+
+
+def _event_histograms(events, inputs: _Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Per event: the histogram of levels of its predicted-visible window cells `(E, len(THRESHOLDS) + 1)`
+    and its number of window cells `(E,)` (computed once per events of one `breakdown_metrics` call)."""
+    key = ("event_histograms", id(events))
+    if key not in inputs.derived:
+        cells, event = _window_cells(events, inputs.levels.shape[1])
+        predicted = inputs.pred_visible.ravel()[cells]
+        bins = len(THRESHOLDS) + 1
+        levels = np.bincount(event[predicted] * bins + inputs.levels.ravel()[cells[predicted]],
+                             minlength=len(events["query"]) * bins).reshape(-1, bins)
+        inputs.derived[key] = (events, levels, np.bincount(event, minlength=len(events["query"])))
+    return inputs.derived[key][1:]
 
 
 def _shared_events(inputs: _Inputs, query_mode: QueryMode, window: int) -> dict:
