@@ -131,6 +131,7 @@ def _distributions() -> dict:
     return importlib.metadata.packages_distributions()
 
 
+@functools.lru_cache(maxsize=None)  # the version of the code this process imported: read once
 def _distribution_version(top_level: str) -> str | None:
     names = _distributions().get(top_level, [])
     for name in names:
