@@ -234,9 +234,10 @@ def _similarity(tx, ty, angle, scale, px, py, cx, cy) -> np.ndarray:
 def _smooth_motion(rng, n_frames, strength, amplitude, rotation, centre, cx, cy):
     """Sinusoidal translation (`amplitude` px) plus drift, rotation wobble (`rotation` rad), scale and perspective."""
     t = np.arange(n_frames, dtype=np.float64)
+    two_pi_t = 2 * np.pi * t  # the left operand of every wave's `2 * np.pi * t / period`
 
     def wave(amp):
-        return amp * np.sin(2 * np.pi * t / rng.uniform(40, 100) + rng.uniform(0, 2 * np.pi))
+        return amp * np.sin(two_pi_t / rng.uniform(40, 100) + rng.uniform(0, 2 * np.pi))
 
     tx = centre[0] + wave(amplitude * strength) + rng.normal(0, 0.5 * strength) * t
     ty = centre[1] + wave(amplitude * strength) + rng.normal(0, 0.5 * strength) * t
