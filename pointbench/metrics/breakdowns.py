@@ -162,17 +162,25 @@ def _within_counts(levels: np.ndarray) -> np.ndarray:
 
 
 def _within_from_histogram(histogram: np.ndarray) -> np.ndarray:
-    """`_within_counts` of cells given by their histogram of levels (`len(THRESHOLDS) + 1` bins)."""
-    return np.cumsum(histogram[::-1])[::-1][_LEVEL_OF]
+    """`_within_counts` of cells given by their histogram of levels (the last axis: `len(THRESHOLDS) + 1`
+    bins; one count per δ along it)."""
+    return np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1][..., _LEVEL_OF]
 
 
-def _avg_from_histogram(histogram: np.ndarray) -> tuple[float, int]:
-    """(mean over δ of the fraction of the cells within δ, number of cells) from their histogram of
-    levels; NaN when there is no cell."""
-    count = int(histogram.sum())
-    if not count:
-        return float("nan"), 0
-    return float(np.mean([within / count for within in _within_from_histogram(histogram)])), count
+def _bin_histograms(membership: np.ndarray, histograms: np.ndarray) -> np.ndarray:
+    """int64 `(B, len(THRESHOLDS) + 1)`: the summed histograms of the groups in each bin (exact integers),
+    from the bool `(B, G)` membership of G groups in B bins and the groups' `(G, len(THRESHOLDS) + 1)`."""
+    return membership.astype(np.int64) @ histograms
+
+
+def _avg_over_bins(histograms: np.ndarray) -> tuple[list[float], list[int]]:
+    """Per row of `(B, len(THRESHOLDS) + 1)` level histograms: (the mean over δ of the fraction of its
+    cells within δ, NaN without cells; its number of cells)."""
+    counts = histograms.sum(axis=1)
+    within = _within_from_histogram(histograms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = (within / counts[:, None]).mean(axis=1)
+    return [float(v) if c else float("nan") for v, c in zip(values, counts)], [int(c) for c in counts]
 
 
 def _level_histograms(inputs: _Inputs, cells: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -281,22 +289,20 @@ def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
     Windows never overlap (`redetection_events`), so the cells of a set of events are the sum of
     each event's: per event, its number of cells and the levels of its predicted-visible ones."""
     levels, sizes = _event_histograms(events, inputs)
-    out = {}
     gap = events["gap"]
-    for suffix, in_bin in [("", np.ones(len(gap), bool))] + [
-            (f"_{bin_name(lo, hi)}", _in_bin(gap, lo, hi, closed=True)) for lo, hi in GAP_BINS]:
-        chosen = select & in_bin
-        n_cells = int(sizes[chosen].sum())
-        if n_cells:
-            histogram = levels[chosen].sum(axis=0)
-            n_predicted = int(histogram.sum())
-            at_least = np.cumsum(histogram[::-1])[::-1]
-            # TP / (TP + FN + FP) = TP / (cells + FP): every window cell is ground-truth visible.
-            jaccards = [int(tp) / (n_cells + n_predicted - int(tp)) for tp in at_least[_LEVEL_OF]]
-            out[f"{prefix}_jaccard{suffix}"] = float(np.mean(jaccards))
-        else:
-            out[f"{prefix}_jaccard{suffix}"] = float("nan")
-        out[f"{prefix}_events{suffix}"] = int(chosen.sum())
+    suffixes = [""] + [f"_{bin_name(lo, hi)}" for lo, hi in GAP_BINS]
+    chosen = np.stack([select] + [select & _in_bin(gap, lo, hi, closed=True) for lo, hi in GAP_BINS])  # (bins, E)
+    histograms = _bin_histograms(chosen, levels)
+    n_cells = chosen.astype(np.int64) @ sizes
+    n_predicted = histograms.sum(axis=1)
+    tp = _within_from_histogram(histograms)  # (bins, δ)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # TP / (TP + FN + FP) = TP / (cells + FP): every window cell is ground-truth visible.
+        jaccard = (tp / (n_cells + n_predicted - tp.T).T).mean(axis=1)
+    out = {}
+    for k, suffix in enumerate(suffixes):
+        out[f"{prefix}_jaccard{suffix}"] = float(jaccard[k]) if n_cells[k] else float("nan")
+        out[f"{prefix}_events{suffix}"] = int(chosen[k].sum())
     return out
 
 
@@ -466,13 +472,12 @@ def speed_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_
     n = len(inputs.q)
     per_query = _level_histograms(inputs, inputs.evaluated & inputs.gt_visible, np.arange(n)[:, None], n)
     speed = track_speed(inputs.gt_xy, inputs.gt_visible, image_size)
+    with np.errstate(invalid="ignore"):
+        rows = np.stack([_in_bin(speed, lo, hi, closed=False) for lo, hi in SPEED_BINS])  # NaN is in no bin
+    values, _ = _avg_over_bins(_bin_histograms(rows, per_query))
     out = {}
-    for lo, hi in SPEED_BINS:
-        with np.errstate(invalid="ignore"):
-            rows = _in_bin(speed, lo, hi, closed=False)  # NaN is in no bin
-        name = bin_name(lo, hi)
-        out[f"speed_{name}_delta_avg"] = _avg_from_histogram(per_query[rows].sum(axis=0))[0]
-        out[f"speed_{name}_queries"] = int(rows.sum())
+    for (lo, hi), value, in_bin in zip(SPEED_BINS, values, rows):
+        out[f"speed_{bin_name(lo, hi)}_delta_avg"], out[f"speed_{bin_name(lo, hi)}_queries"] = value, int(in_bin.sum())
     return out
 
 
@@ -490,9 +495,9 @@ def query_distance_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frame
     t = inputs.levels.shape[1]
     distance = np.abs(np.arange(t)[None, :] - inputs.q[:, None])  # 0 .. t - 1
     per_distance = _level_histograms(inputs, inputs.evaluated & inputs.gt_visible, distance, t)
+    bins = np.stack([_in_bin(np.arange(t), lo, hi, closed=True) for lo, hi in QDIST_BINS])  # (bins, distances)
     out = {}
-    for lo, hi in QDIST_BINS:
-        value, count = _avg_from_histogram(per_distance[_in_bin(np.arange(t), lo, hi, closed=True)].sum(axis=0))
+    for (lo, hi), value, count in zip(QDIST_BINS, *_avg_over_bins(_bin_histograms(bins, per_distance))):
         out[f"qdist_{bin_name(lo, hi)}_delta_avg"], out[f"qdist_{bin_name(lo, hi)}_points"] = value, count
     return out
 
