@@ -29,6 +29,15 @@ _COST_KEYS = ("seconds", "peak_mem_mb", "peak_gpu_mem_mb")
 KINDS = ("tracks", "cycle")
 
 
+def _entry_cost(extra: dict) -> Cost:
+    """The tracking cost an entry records: its `cost` array (`_COST_KEYS` in order; one array, as each
+    member of an entry costs a read), or the separate keys entries were written with before."""
+    cost = np.asarray(extra.get("cost", []), np.float64).ravel()
+    if cost.shape == (len(_COST_KEYS),):
+        return Cost(**dict(zip(_COST_KEYS, map(float, cost))))
+    return Cost(**{k: float(extra.get(k, float("nan"))) for k in _COST_KEYS})
+
+
 def default_cache_dir() -> Path:
     """`$POINTBENCH_CACHE`, else `$XDG_CACHE_HOME/pointbench`, else `~/.cache/pointbench`."""
     if os.environ.get("POINTBENCH_CACHE"):
@@ -74,6 +83,7 @@ class PredictionCache:
             tracks, cached_queries, extra = load_predictions(path)
             name = decode_name(extra["video_name"]) if "video_name" in extra else None
             frames = int(extra.get("n_frames", -1))
+            cost = _entry_cost(extra)
         except Exception as error:  # a torn, truncated or foreign file: track again
             log.warning("cache entry %s is unreadable (%s: %s); tracking '%s' again", path, type(error).__name__,
                         error, printable(video))
@@ -83,7 +93,7 @@ class PredictionCache:
             log.info("cache entry %s was made for other inputs (video, frame count or queries); tracking '%s' "
                      "again", path, printable(video))
             return None
-        return tracks, Cost(**{k: float(extra.get(k, float("nan"))) for k in _COST_KEYS}), path
+        return tracks, cost, path
 
     def store(self, video: str, tracks: Tracks, queries: np.ndarray, n_frames: int, cost: Cost,
               kind: str = "tracks") -> None:
@@ -91,7 +101,7 @@ class PredictionCache:
         path = self.path(video, kind)
         try:
             save_predictions(path, tracks, queries, video_name=encode_name(video), n_frames=np.int64(n_frames),
-                             **{k: getattr(cost, k) for k in _COST_KEYS})
+                             cost=np.array([getattr(cost, k) for k in _COST_KEYS], np.float64))
         except OSError as error:
             log.warning("could not write cache entry %s (%s: %s); the scores of '%s' stand", path,
                         type(error).__name__, error, printable(video))

@@ -20,7 +20,7 @@ import pointbench
 from pointbench.cache import PredictionCache
 from pointbench.datasets.synthetic import SyntheticDataset
 from pointbench.identity import overrides_dirname, run_identity, run_id, unique_dir, variant_labels, video_key
-from pointbench.io import load_predictions
+from pointbench.io import encode_name, load_predictions, save_predictions
 from pointbench.leaderboard import write_leaderboard
 from pointbench.metrics import tapvid_metrics
 from pointbench.profiling import Cost
@@ -283,7 +283,16 @@ def test_cache_entries_for_other_inputs_or_unreadable_are_misses(tmp_path, caplo
     queries = np.array([[0, 1, 2], [1, 3, 4]], np.float32)
     tracks = Tracks(xy=np.zeros((2, 5, 2), np.float32), visible=np.ones((2, 5), bool))
     cache.store("clip", tracks, queries, 5, Cost(1.0, 2.0, float("nan")))
-    assert cache.load("clip", queries, 5) is not None
+    hit = cache.load("clip", queries, 5)
+    assert hit is not None and hit[1].seconds == 1.0 and hit[1].peak_mem_mb == 2.0
+    # An entry written with the cost as separate keys (as before) is served with its cost.
+    save_predictions(cache.path("old"), tracks, queries, video_name=encode_name("old"), n_frames=np.int64(5),
+                     seconds=3.0, peak_mem_mb=4.0, peak_gpu_mem_mb=float("nan"))
+    assert cache.load("old", queries, 5)[1].seconds == 3.0
+    save_predictions(cache.path("odd"), tracks, queries, video_name=encode_name("odd"), n_frames=np.int64(5),
+                     cost=np.array(["a", "b", "c"]))
+    with caplog.at_level(logging.WARNING, logger="pointbench"):
+        assert cache.load("odd", queries, 5) is None, "a cost that is not numbers: unreadable, a miss"
     assert cache.load("clip", queries, 4) is None, "re-exported with fewer frames: a miss, not an error"
     assert cache.load("clip", queries + 1, 5) is None
     assert cache.load("clip", queries, 5, kind="cycle") is None
