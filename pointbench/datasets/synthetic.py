@@ -41,18 +41,23 @@ class Layer:
     mask: np.ndarray | None = None  # bool (h, w)
 
 
-def _apply(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Apply homographies `(..., 3, 3)` to points `(..., P, 2)`."""
+def _apply_xy(h: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply homographies `(..., 3, 3)` to points `(..., P, 2)`: the mapped x and y, each `(..., P)`."""
     # Written out (not einsum or matmul): the same three products summed in the same order, faster.
     x, y = xy[..., None, :, 0], xy[..., None, :, 1]
     p = h[..., :, 0:1] * x + h[..., :, 1:2] * y + h[..., :, 2:3]  # (..., 3, P)
-    return np.stack([p[..., 0, :] / p[..., 2, :], p[..., 1, :] / p[..., 2, :]], axis=-1)
+    return p[..., 0, :] / p[..., 2, :], p[..., 1, :] / p[..., 2, :]
 
 
-def _inside_mask(layer: Layer, xy_texture: np.ndarray) -> np.ndarray:
-    """Whether texture-raster points fall on an opaque pixel of the layer."""
+def _apply(h: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Apply homographies `(..., 3, 3)` to points `(..., P, 2)`: `(..., P, 2)`."""
+    return np.stack(_apply_xy(h, xy), axis=-1)
+
+
+def _inside(layer: Layer, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether the points at texture-raster coordinates `x`, `y` fall on an opaque pixel of the layer."""
     h, w = layer.texture.shape[:2]
-    col, row = np.floor(xy_texture[..., 0]), np.floor(xy_texture[..., 1])
+    col, row = np.floor(x), np.floor(y)
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     if layer.mask is None:
         return inside
@@ -158,11 +163,11 @@ def track_layer_points(layers: list[Layer], layer_index: np.ndarray, xy_texture:
     homographies = np.stack([layer.homographies for layer in layers])  # (layers, T, 3, 3)
     xy = _apply(homographies[layer_index], xy_texture[:, None, None, :])[:, :, 0]  # (N, T, 2)
     visible = (xy[..., 0] >= 0) & (xy[..., 0] < width) & (xy[..., 1] >= 0) & (xy[..., 1] < height)
+    inverses = np.linalg.inv(homographies)  # one call for every layer and frame (each matrix as on its own)
     for k, layer in enumerate(layers):
         below = layer_index < k
         if below.any():
-            inverse = np.linalg.inv(layer.homographies)
-            covered = _inside_mask(layer, _apply(inverse, xy[below].transpose(1, 0, 2))).T
+            covered = _inside(layer, *_apply_xy(inverses[k], xy[below].transpose(1, 0, 2))).T
             visible[below] &= ~covered
     return Tracks(xy=xy.astype(np.float32), visible=visible)
 
@@ -310,7 +315,7 @@ class SyntheticDataset(Dataset):
         n_bg = self.num_tracks if len(layers) == 1 else int(round(0.4 * self.num_tracks))
         t0 = rng.integers(0, self.num_frames, n_bg)
         image_xy = rng.uniform(0, 1, (n_bg, 2)) * [self.width, self.height]
-        bg = _apply(np.linalg.inv(layers[0].homographies[t0]), image_xy[:, None])[:, 0]
+        bg = _apply(np.linalg.inv(layers[0].homographies)[t0], image_xy[:, None])[:, 0]  # each frame's inverse once
         index, xy = [np.zeros(n_bg, int)], [bg]
         counts = np.bincount(rng.integers(1, len(layers), self.num_tracks - n_bg), minlength=len(layers))
         for k in range(1, len(layers)):
