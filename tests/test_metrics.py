@@ -177,3 +177,12 @@ def test_per_frame_counts_each_frame_separately():
     np.testing.assert_allclose(per_frame["OA"][1:], [0.5, 1.0])
     np.testing.assert_allclose(per_frame["pts_within_2"][1:], [1.0, 0.5])
     np.testing.assert_allclose(per_frame["pts_within_4"][1:], [1.0, 1.0])
+
+
+def test_threshold_levels_count_the_thresholds_a_squared_distance_is_strictly_within():
+    from pointbench.metrics.tapvid import LEVEL_OF, threshold_levels
+
+    sq = np.array([0.0, 0.99, 1.0, 3.9, 4.0, 255.0, 256.0, np.inf, np.nan])
+    np.testing.assert_array_equal(threshold_levels(sq), [5, 5, 4, 4, 3, 1, 0, 0, 0])
+    for j, d in enumerate((1, 2, 4, 8, 16)):  # within δ exactly where `sq < δ²` (NaN: never)
+        np.testing.assert_array_equal(threshold_levels(sq) >= LEVEL_OF[j], sq < d * d)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pointbench.metrics.tapvid import THRESHOLDS, QueryMode, eval_mask, squared_distance
+from pointbench.metrics.tapvid import LEVEL_OF, THRESHOLDS, QueryMode, eval_mask, squared_distance, threshold_levels
 
 __all__ = [
     "REDETECT_FRAMES", "SURVIVAL_PX", "GAP_BINS", "SPEED_BINS", "QDIST_BINS",
@@ -110,13 +110,7 @@ class _Inputs:
     def __init__(self, gt_xy, gt_visible, pred_visible, q, sq, evaluated):
         self.gt_xy, self.gt_visible, self.pred_visible, self.q = gt_xy, gt_visible, pred_visible, q
         self.sq, self.evaluated, self.derived = sq, evaluated, {}
-        # The number of thresholds d with sq < d * d: those above the last squared threshold <= sq.
-        self.levels = (len(THRESHOLDS) - np.searchsorted(_SQUARED_THRESHOLDS, sq, side="right")).astype(np.int8)
-
-
-#: `THRESHOLDS` squared, ascending; a cell is within `THRESHOLDS[j]` when its level is at least `_LEVEL_OF[j]`.
-_SQUARED_THRESHOLDS = np.square(np.sort(np.asarray(THRESHOLDS, np.float64)))
-_LEVEL_OF = np.array([len(THRESHOLDS) - int(np.sum(_SQUARED_THRESHOLDS < d * d)) for d in THRESHOLDS])
+        self.levels = threshold_levels(sq)
 
 
 def _inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, fn: str) -> _Inputs:
@@ -164,7 +158,7 @@ def _within_counts(levels: np.ndarray) -> np.ndarray:
 def _within_from_histogram(histogram: np.ndarray) -> np.ndarray:
     """`_within_counts` of cells given by their histogram of levels (the last axis: `len(THRESHOLDS) + 1`
     bins; one count per δ along it)."""
-    return np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1][..., _LEVEL_OF]
+    return np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1][..., LEVEL_OF]
 
 
 def _bin_histograms(membership: np.ndarray, histograms: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["THRESHOLDS", "SCORE_SIZE", "METRIC_NAMES", "tapvid_metrics", "tapvid_metrics_per_track",
-           "tapvid_metrics_per_frame", "eval_mask", "squared_distance"]
+           "tapvid_metrics_per_frame", "eval_mask", "squared_distance", "threshold_levels", "LEVEL_OF"]
 
 THRESHOLDS = (1, 2, 4, 8, 16)
 SCORE_SIZE = 256
@@ -47,6 +47,30 @@ def squared_distance(pred_xy: np.ndarray, gt_xy: np.ndarray, image_size: tuple[i
     return dx * dx + dy * dy
 
 
+#: `THRESHOLDS` squared, ascending; a cell is within `THRESHOLDS[j]` when its level is at least `LEVEL_OF[j]`.
+_SQUARED_THRESHOLDS = np.square(np.sort(np.asarray(THRESHOLDS, np.float64)))
+LEVEL_OF = np.array([len(THRESHOLDS) - int(np.sum(_SQUARED_THRESHOLDS < d * d)) for d in THRESHOLDS])
+
+
+def threshold_levels(sq_dist: np.ndarray) -> np.ndarray:
+    """int8, the shape of `sq_dist`: how many of `THRESHOLDS` each squared distance is within
+    (`sq < d * d`; NaN and inf: none), so "within `THRESHOLDS[j]`" is `levels >= LEVEL_OF[j]`."""
+    return (len(THRESHOLDS) - np.searchsorted(_SQUARED_THRESHOLDS, sq_dist, side="right")).astype(np.int8)
+
+
+def _within_counts(levels: np.ndarray, cells: np.ndarray, axis) -> list[np.ndarray]:
+    """Per δ of `THRESHOLDS`: how many of `cells` are within δ, summed over `axis` (None, 0 or 1)."""
+    bins = len(THRESHOLDS) + 1
+    if axis is None:
+        histogram = np.bincount(levels[cells], minlength=bins)
+    else:
+        groups = np.nonzero(cells)[1 - axis]  # the row (axis 1) or the frame (axis 0) of each cell
+        size = cells.shape[1 - axis]
+        histogram = np.bincount(groups * bins + levels[cells], minlength=size * bins).reshape(size, bins)
+    at_least = np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1]
+    return [at_least[..., level] for level in LEVEL_OF]
+
+
 def _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, axis):
     """Counts behind every metric, summed over `axis` (None: whole video; 1: per track)."""
     gt_xy, pred_xy = np.asarray(gt_xy), np.asarray(pred_xy)
@@ -66,13 +90,16 @@ def _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, 
         "occlusion_correct": ((gt_visible == pred_visible) & evaluated).sum(axis),
         "gt_visible": gt_vis_eval.sum(axis),
     }
-    for d in THRESHOLDS:
-        # NaN distances (untracked positions) compare False: never within, always a miss.
-        within = sq_dist < d * d
-        counts[f"within_{d}"] = (within & gt_vis_eval).sum(axis)
-        counts[f"tp_{d}"] = (within & gt_vis_eval & pred_visible).sum(axis)
+    # NaN distances (untracked positions) are within no threshold: never within, always a miss.
+    levels = threshold_levels(sq_dist)
+    within = _within_counts(levels, gt_vis_eval, axis)
+    true_positives = _within_counts(levels, gt_vis_eval & pred_visible, axis)
+    predicted = pred_vis_eval.sum(axis)
+    for d, w, tp in zip(THRESHOLDS, within, true_positives):
+        counts[f"within_{d}"] = w
+        counts[f"tp_{d}"] = tp
         # A false positive is predicted visible where gt is occluded, or visible but too far.
-        counts[f"fp_{d}"] = (pred_vis_eval & ~(gt_visible & within)).sum(axis)
+        counts[f"fp_{d}"] = predicted - tp
     return counts
 
 
