@@ -142,7 +142,7 @@ class _Job:
     cache: PredictionCache | None
     force: bool
     out_dir: Path
-    output: DictConfig
+    output: dict  # the `output` config as plain values (read for every video: no config lookups)
     recording: RunRecording | None
     scaling3d: str = "median"
     cycle_metrics: bool | str = "auto"
@@ -284,7 +284,7 @@ class _Job:
             self.predictions[name] = pred
             row.update(seconds=cost.seconds, fps=video.n_frames / max(cost.seconds, 1e-9),
                        peak_mem_mb=cost.peak_mem_mb, peak_gpu_mem_mb=cost.peak_gpu_mem_mb)
-            if self.output.save_predictions:
+            if self.output["save_predictions"]:
                 save_predictions(self.out_dir / "predictions" / f"{video_key(name)}.npz", pred, video.queries,
                                  video_name=encode_name(name), **_ground_truth_arrays(video, self.dataset.query_mode))
             row.update(score(video, pred, self.dataset.query_mode))
@@ -315,7 +315,7 @@ class _Job:
                                              video, pred, self.dataset.query_mode, self.tracker_name))
             if self.recording is not None and sample.skeleton is not None:  # pose.rrd: skeletons, mask, 3D
                 if self.pose_recording is None:
-                    self.pose_recording = PoseRecording(self.out_dir / "pose.rrd", jpeg_quality=self.output.jpeg_quality)
+                    self.pose_recording = PoseRecording(self.out_dir / "pose.rrd", jpeg_quality=self.output["jpeg_quality"])
                 self.pose_recording.log_video(name, sample.frames, sample.skeleton, sample.gt, {self.tracker_name: pred},
                                               pose={self.tracker_name: item.pose} if item.pose is not None else None,
                                               fps=sample.fps)
@@ -477,7 +477,8 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
         columns = {**identity_columns(identity), "license": license_text(cfg.tracker), "shard": shard,
                    "num_shards": num_shards,
                    "dataset_videos": len(all_names), "manifest_hash": manifest["hash"]}
-        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir, cfg.output, rec,
+        job = _Job(tracker_name, tracker, dataset_name, dataset, cache, bool(cfg.force), out_dir,
+                   OmegaConf.to_container(cfg.output, resolve=True), rec,
                    cfg.scaling3d, cfg.cycle_metrics, rec3d, columns,
                    occluded_positions=bool(getattr(full, "positions_under_occlusion", False)),
                    keypoint_gt=bool(getattr(full, "keypoint_gt", False)))
