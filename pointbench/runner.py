@@ -315,7 +315,8 @@ class _Job:
                                              video, pred, self.dataset.query_mode, self.tracker_name))
             if self.recording is not None and sample.skeleton is not None:  # pose.rrd: skeletons, mask, 3D
                 if self.pose_recording is None:
-                    self.pose_recording = PoseRecording(self.out_dir / "pose.rrd", jpeg_quality=self.output["jpeg_quality"])
+                    self.pose_recording = PoseRecording(self.out_dir / "pose.rrd",
+                                                        jpeg_quality=self.output["jpeg_quality"])
                 self.pose_recording.log_video(name, sample.frames, sample.skeleton, sample.gt, {self.tracker_name: pred},
                                               pose={self.tracker_name: item.pose} if item.pose is not None else None,
                                               fps=sample.fps)

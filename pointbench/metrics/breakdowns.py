@@ -292,7 +292,7 @@ def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
     tp = _within_from_histogram(histograms)  # (bins, δ)
     with np.errstate(invalid="ignore", divide="ignore"):
         # TP / (TP + FN + FP) = TP / (cells + FP): every window cell is ground-truth visible.
-        jaccard = (tp / (n_cells + n_predicted - tp.T).T).mean(axis=1)
+        jaccard = (tp / ((n_cells + n_predicted)[:, None] - tp)).mean(axis=1)
     out = {}
     for k, suffix in enumerate(suffixes):
         out[f"{prefix}_jaccard{suffix}"] = float(jaccard[k]) if n_cells[k] else float("nan")
