@@ -175,10 +175,15 @@ def code_fingerprint(obj) -> dict:
     return out
 
 
-def provenance(tracker, tracker_config: Mapping, dataset, dataset_config: Mapping) -> dict:
-    """Everything besides the configs that decides the predictions of this tracker on this dataset."""
-    return {"files": file_fingerprint(tracker_config, dataset_config),
-            "tracker_code": code_fingerprint(tracker), "dataset_code": code_fingerprint(dataset)}
+def provenance(tracker, tracker_config: Mapping, dataset, dataset_config: Mapping, views: Iterable = ()) -> dict:
+    """Everything besides the configs that decides the predictions of this tracker on this dataset:
+    `dataset` is the dataset plugin itself, `views` any views over it that change what the tracker
+    sees (a perturbation), each fingerprinted by its own code too."""
+    out = {"files": file_fingerprint(tracker_config, dataset_config),
+           "tracker_code": code_fingerprint(tracker), "dataset_code": code_fingerprint(dataset)}
+    if views:
+        out["view_code"] = [code_fingerprint(view) for view in views]
+    return out
 
 
 def provenance_hash(value: Mapping) -> str:

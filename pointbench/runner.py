@@ -34,6 +34,7 @@ from pointbench.metrics.scoring import (
 from pointbench.metrics.cycle import cycle_consistency, cycle_queries, track_survival
 from pointbench.metrics.pck import pck_scores
 from pointbench.metrics.tables import STATUS_ERROR, STATUS_OK, format_summary, summarize, video_table
+from pointbench.perturb import PerturbedView
 from pointbench.profiling import Cost, measure
 from pointbench.provenance import provenance
 from pointbench.registry import discover
@@ -469,7 +470,10 @@ def run(cfg: DictConfig, out_dir: Path) -> RunResult:
     write_run_file(out_dir, identity, shard=shard, num_shards=num_shards, manifest=manifest, videos=names)
     cache = None
     if cfg.cache_dir is not None:
-        inputs = provenance(tracker, identity["tracker"]["config"], dataset, identity["dataset"]["config"])
+        # The plugin's own code, not that of the shard or perturbation views over it (a shard only picks
+        # videos; a perturbation changes the frames, so its code counts too).
+        views = [dataset] if isinstance(dataset, PerturbedView) else []
+        inputs = provenance(tracker, identity["tracker"]["config"], full, identity["dataset"]["config"], views)
         cache = PredictionCache(Path(cfg.cache_dir), identity, inputs)
     rec, rec3d = _open_recordings(cfg.output, out_dir)
     job = None

@@ -277,6 +277,39 @@ def test_an_overwritten_checkpoint_and_changed_plugin_code_are_tracked_again(tmp
     assert _offset_run(tmp_path, "code_again", checkpoint, caplog) == (15.25, 2)
 
 
+DATASET_PLUGIN = '''
+from pointbench.datasets.synthetic import SyntheticDataset
+
+REVISION = {revision!r}
+
+
+class PluginSynthetic(SyntheticDataset):
+    """The synthetic set under another name: its source is the dataset plugin's code."""
+'''
+
+
+@pytest.mark.parametrize("view", [["dataset.num_shards=2"], ["dataset.perturb.kind=noise"]],
+                         ids=["sharded", "perturbed"])
+def test_a_changed_dataset_plugin_is_tracked_again_through_shard_and_perturbation_views(tmp_path, monkeypatch,
+                                                                                       caplog, view):
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    cfg = make_cfg(*SMALL, "dataset.num_videos=4", "dataset._target_=plugin_synthetic.PluginSynthetic", *view)
+    try:
+        counts = []
+        for name, revision in (("first", 1), ("again", 1), ("edited", 2)):
+            (folder / "plugin_synthetic.py").write_text(DATASET_PLUGIN.format(revision=revision))
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="pointbench"):
+                run(cfg, tmp_path / name)
+            counts.append(_cached(caplog))
+    finally:
+        sys.modules.pop("plugin_synthetic", None)
+    assert counts == [0, 2 if "shards" in view[0] else 4, 0], "the plugin's own source is in the cache key"
+
+
 def test_cache_entries_for_other_inputs_or_unreadable_are_misses(tmp_path, caplog):
     identity = run_identity("lk", {}, "synthetic", {})
     cache = PredictionCache(tmp_path, identity, {"files": {}})
