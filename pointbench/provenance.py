@@ -164,12 +164,17 @@ def _package_sources(top_level: str) -> str | None:
 
 
 def code_fingerprint(obj) -> dict:
-    """The module source and distribution version of `obj`'s class, and of its `upstream_packages`."""
+    """The module source and distribution version of `obj`'s class, the sources of the modules of
+    the classes it derives from (a plugin subclassing another's loader runs that code too), and
+    the versions and sources of its `upstream_packages`."""
     cls = type(obj)
     module = cls.__module__
     top = module.split(".")[0]
     out = {"class": f"{module}.{cls.__qualname__}", "module_source": _source_hash(module),
            "distribution": _distribution_version(top)}
+    bases = dict.fromkeys(k.__module__ for k in cls.__mro__[1:] if k.__module__ not in (module, "builtins", "abc"))
+    if bases:
+        out["base_sources"] = {name: _source_hash(name) for name in bases}
     for package in getattr(obj, "upstream_packages", ()):
         out[f"upstream:{package}"] = [_distribution_version(package), _package_sources(package)]
     return out

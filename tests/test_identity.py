@@ -310,6 +310,27 @@ def test_a_changed_dataset_plugin_is_tracked_again_through_shard_and_perturbatio
     assert counts == [0, 2 if "shards" in view[0] else 4, 0], "the plugin's own source is in the cache key"
 
 
+def test_a_changed_base_class_of_a_plugin_is_tracked_again(tmp_path, monkeypatch, caplog):
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (folder / "child_synthetic.py").write_text("from base_synthetic import Base\n\n\nclass Child(Base):\n    pass\n")
+    cfg = make_cfg(*SMALL, "dataset._target_=child_synthetic.Child")
+    try:
+        counts = []
+        for name, revision in (("first", 1), ("again", 1), ("edited", 2)):
+            (folder / "base_synthetic.py").write_text(DATASET_PLUGIN.replace("PluginSynthetic", "Base")
+                                                      .format(revision=revision))
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="pointbench"):
+                run(cfg, tmp_path / name)
+            counts.append(_cached(caplog))
+    finally:
+        sys.modules.pop("child_synthetic", None), sys.modules.pop("base_synthetic", None)
+    assert counts == [0, 2, 0], "the code of the classes a plugin derives from is in the cache key"
+
+
 def test_cache_entries_for_other_inputs_or_unreadable_are_misses(tmp_path, caplog):
     identity = run_identity("lk", {}, "synthetic", {})
     cache = PredictionCache(tmp_path, identity, {"files": {}})
