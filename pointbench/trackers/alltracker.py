@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from pointbench.trackers import torch_support as ts
-from pointbench.trackers.base import Tracker
-from pointbench.types import Tracks, validate_frames, validate_queries
+from pointbench.trackers.base import Tracker, validate_track_inputs
+from pointbench.types import Tracks
 
 ALLTRACKER_COMMIT = "c1ed462b7cfe9b4c6d07d8880ae5ed103b0848e0"
 ALLTRACKER_INSTALL = ("git clone https://github.com/aharley/alltracker.git && git -C alltracker checkout "
@@ -143,11 +143,9 @@ class AllTracker(Tracker):
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch
-        validate_frames(frames, self.owner)
-        validate_queries(queries, len(frames), self.owner)
+        if not validate_track_inputs(frames, queries, self.owner):
+            return Tracks.empty(len(frames))
         n_frames, height, width = frames.shape[:3]
-        if len(queries) == 0:
-            return Tracks.empty(n_frames)
         h, w = self.resolution
         n = len(queries)
         with (ts.inference(torch, self.device, self.precision, self.owner),

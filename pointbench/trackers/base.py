@@ -6,7 +6,15 @@ import abc
 
 import numpy as np
 
-from pointbench.types import Tracks
+from pointbench.types import Tracks, validate_frames, validate_queries
+
+
+def validate_track_inputs(frames: np.ndarray, queries: np.ndarray, owner: str) -> bool:
+    """Check a `track` call's uint8 `(T, H, W, 3)` frames and `(N, 3)` queries (errors name `owner`);
+    whether there is a query to track (without one, a tracker returns `Tracks.empty(len(frames))`)."""
+    validate_frames(frames, owner)
+    validate_queries(queries, len(frames), owner)
+    return len(queries) > 0
 
 
 class Tracker(abc.ABC):

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from pointbench.trackers import torch_support as ts
-from pointbench.trackers.base import Tracker
-from pointbench.types import Tracks, validate_frames, validate_queries
+from pointbench.trackers.base import Tracker, validate_track_inputs
+from pointbench.types import Tracks
 
 COTRACKER_COMMIT = "82e02e8029753ad4ef13cf06be7f4fc5facdda4d"
 COTRACKER_INSTALL = f"pip install 'cotracker @ git+https://github.com/facebookresearch/co-tracker.git@{COTRACKER_COMMIT}'"
@@ -107,12 +107,11 @@ class CoTracker3(Tracker):
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch
-        validate_frames(frames, self.owner)
-        validate_queries(queries, len(frames), self.owner)
+        any_query = validate_track_inputs(frames, queries, self.owner)
         n_frames, height, width = frames.shape[:3]
         if min(height, width) < 2:
             raise ValueError(f"{self.owner}: frames must be at least 2×2 pixels; got {height}×{width}")
-        if len(queries) == 0:
+        if not any_query:
             return Tracks.empty(n_frames)
         h, w = self.model_resolution
         to_model = torch.tensor([(w - 1) / (width - 1), (h - 1) / (height - 1)], device=self.device)

@@ -14,8 +14,8 @@ import abc
 import cv2
 import numpy as np
 
-from pointbench.trackers.base import Tracker
-from pointbench.types import Tracks, validate_frames, validate_queries
+from pointbench.trackers.base import Tracker, validate_track_inputs
+from pointbench.types import Tracks
 
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -86,12 +86,9 @@ class FlowChainTracker(Tracker):
         (x, y) of `first` moves to (x, y) + flow[y, x] in `second` (OpenCV's pixel-centre convention)."""
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
-        owner = type(self).__name__
-        validate_frames(frames, owner)
-        validate_queries(queries, len(frames), owner)
+        if not validate_track_inputs(frames, queries, type(self).__name__):
+            return Tracks.empty(len(frames))
         n_frames = len(frames)
-        if len(queries) == 0:
-            return Tracks.empty(n_frames)
         gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
         query_frame = queries[:, 0].astype(np.int64)
         xy = np.repeat(queries[:, None, 1:3].astype(np.float64), n_frames, axis=1)

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from pointbench.trackers import torch_support as ts
-from pointbench.trackers.base import Tracker
-from pointbench.types import Tracks, validate_frames, validate_queries
+from pointbench.trackers.base import Tracker, validate_track_inputs
+from pointbench.types import Tracks
 
 LOCOTRACK_COMMIT = "3385a233a270160b253a69050c6a3934527f7775"
 LOCOTRACK_INSTALL = ("git clone https://github.com/cvlab-kaist/locotrack.git && git -C locotrack checkout "
@@ -110,11 +110,9 @@ class LocoTrack(Tracker):
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch
-        validate_frames(frames, self.owner)
-        validate_queries(queries, len(frames), self.owner)
+        if not validate_track_inputs(frames, queries, self.owner):
+            return Tracks.empty(len(frames))
         n_frames, height, width = frames.shape[:3]
-        if len(queries) == 0:
-            return Tracks.empty(n_frames)
         h, w = self.resolution
         with ts.inference(torch, self.device, self.precision, self.owner):
             video = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).float()

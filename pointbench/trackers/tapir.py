@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from pointbench.trackers import torch_support as ts
-from pointbench.trackers.base import Tracker
-from pointbench.types import Tracks, validate_frames, validate_queries
+from pointbench.trackers.base import Tracker, validate_track_inputs
+from pointbench.types import Tracks
 
 TAPNET_COMMIT = "c2cbab81cc06092b5f05bfe2da7bfec54e2079c9"
 # tapnet's own dependencies are JAX's; its torch model needs only torch, einshape and dm-tree.
@@ -86,11 +86,9 @@ class Tapir(Tracker):
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         torch = self.torch
-        validate_frames(frames, self.owner)
-        validate_queries(queries, len(frames), self.owner)
+        if not validate_track_inputs(frames, queries, self.owner):
+            return Tracks.empty(len(frames))
         n_frames, height, width = frames.shape[:3]
-        if len(queries) == 0:
-            return Tracks.empty(n_frames)
         h, w = self.resolution
         with ts.inference(torch, self.device, self.precision, self.owner):
             video = self._prepare(frames)
