@@ -20,6 +20,7 @@ from pointbench.trackers.cotracker import CoTracker3
 from pointbench.trackers.tapir import Tapir
 from pointbench.trackers.torch_support import resolve_device
 from pointbench.types import Tracks
+from track_contract import assert_tracks_contract
 
 CONF = str(Path(pointbench.__file__).parent / "conf")
 RNG = np.random.default_rng(0)
@@ -99,15 +100,7 @@ def learned(request, torch):
 
 def test_contract_shapes_dtypes_and_every_frame_filled(learned):
     kind, _, frames, tracks = learned
-    n, t = len(QUERIES), len(frames)
-    assert isinstance(tracks, Tracks)
-    assert tracks.xy.shape == (n, t, 2) and tracks.xy.dtype == np.float32
-    assert tracks.visible.shape == (n, t) and tracks.visible.dtype == bool
-    assert tracks.confidence.shape == (n, t) and tracks.confidence.dtype == np.float32
-    # every frame, before each query's frame too (query 2 is on the last frame)
-    assert np.isfinite(tracks.xy).all()
-    assert ((tracks.confidence >= 0) & (tracks.confidence <= 1)).all()
-    assert np.abs(tracks.xy).max() < 10 * max(frames.shape[1:3]), "positions must stay near the image"
+    assert_tracks_contract(tracks, frames, len(QUERIES))  # query 2 is on the last frame: every frame before it
 
 
 def test_chunked_equals_unchunked(learned):

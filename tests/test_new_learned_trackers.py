@@ -27,6 +27,7 @@ from pointbench.trackers.alltracker import ALLTRACKER_COMMIT, AllTracker
 from pointbench.trackers.locotrack import LOCOTRACK_COMMIT, LocoTrack
 from pointbench.trackers.tapnext import TAPNET_COMMIT, TAPNext
 from pointbench.types import Tracks
+from track_contract import assert_tracks_contract
 
 CONF = str(Path(pointbench.__file__).parent / "conf")
 RNG = np.random.default_rng(0)
@@ -305,14 +306,7 @@ def learned(request, torch):
 
 def test_contract_shapes_dtypes_and_every_frame_filled(learned):
     kind, _, frames, queries, tracks = learned
-    n, t = len(queries), len(frames)
-    assert isinstance(tracks, Tracks)
-    assert tracks.xy.shape == (n, t, 2) and tracks.xy.dtype == np.float32
-    assert tracks.visible.shape == (n, t) and tracks.visible.dtype == bool
-    assert tracks.confidence.shape == (n, t) and tracks.confidence.dtype == np.float32
-    assert np.isfinite(tracks.xy).all()
-    assert ((tracks.confidence >= 0) & (tracks.confidence <= 1)).all()
-    assert np.abs(tracks.xy).max() < 10 * max(frames.shape[1:3]), "positions must stay near the image"
+    assert_tracks_contract(tracks, frames, len(queries))
 
 
 def test_empty_and_single_query(learned):
