@@ -26,10 +26,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from _common import exit_report, header, interleaved_medians, verdict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import upstream_reference as upstream  # noqa: E402  (the direct calls the adapters' equality tests check)
 
 TARGET = 1.05
 MODELS = ["cotracker3_offline", "cotracker3_online", "tapir", "bootstapir", "bootstapir_online",
@@ -49,119 +54,27 @@ def build_adapter(name: str, extra: list[str] = ()):
 
 def direct_cotracker(tracker, torch):
     """CoTrackerPredictor / CoTrackerOnlinePredictor on the adapter's model, as their README calls them."""
-    from cotracker.predictor import CoTrackerOnlinePredictor, CoTrackerPredictor
-
-    if not tracker.online:
-        predictor = CoTrackerPredictor(checkpoint=None, window_len=tracker.window_len)
-        predictor.model, predictor.interp_shape = tracker.model, tracker.model_resolution
-
-        def run(frames, queries):
-            video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-            q = torch.from_numpy(queries).clone()
-            q[:, 1:] -= 0.5
-            xy, visible = predictor(video, queries=q[None], backward_tracking=True)
-            return xy[0].permute(1, 0, 2).numpy() + 0.5, visible[0].permute(1, 0).numpy()
-
-        return run
-
-    predictor = CoTrackerOnlinePredictor(checkpoint=None, window_len=tracker.window_len)
-    predictor.model, predictor.interp_shape = tracker.model, tracker.model_resolution
-
-    def online(video, q):
-        predictor(video_chunk=video, is_first_step=True, queries=q[None])
-        for ind in range(0, video.shape[1] - predictor.step, predictor.step):
-            xy, visible = predictor(video_chunk=video[:, ind: ind + predictor.step * 2])
-        return xy[0].permute(1, 0, 2).numpy() + 0.5, visible[0].permute(1, 0).numpy()
-
-    def run(frames, queries):
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-        q = torch.from_numpy(queries).clone()
-        q[:, 1:] -= 0.5
-        forward = online(video, q)
-        q[:, 0] = len(frames) - 1 - q[:, 0]
-        backward = [a[:, ::-1] for a in online(video.flip(1), q)]
-        before = np.arange(len(frames))[None] < queries[:, :1]
-        return np.where(before[..., None], backward[0], forward[0]), np.where(before, backward[1], forward[1])
-
-    return run
+    predictor = upstream.cotracker_predictor(tracker)  # built once, outside the timed calls
+    return lambda frames, queries: upstream.cotracker(predictor, frames, queries, torch)
 
 
 def direct_tapir(tracker, torch):
     """TAPIR as upstream's torch demo (forward) and causal demo (frame by frame) call it, at 256×256 input."""
-    import torch.nn.functional as F
-
-    model = tracker.model
-
-    def visibles(occlusion, expected_dist):
-        return (1 - F.sigmoid(occlusion)) * (1 - F.sigmoid(expected_dist)) > 0.5
+    call = upstream.tapir_causal if tracker.online else upstream.tapir_forward
 
     def run(frames, queries):
-        video = (torch.from_numpy(frames).float() / 255 * 2 - 1)[None]
-        q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-        with torch.no_grad():
-            if not tracker.online:
-                out = model(video, q)
-                tracks, occlusion, expected_dist = out["tracks"], out["occlusion"], out["expected_dist"]
-            else:
-                features = model.get_query_features(video, is_training=False, query_points=q,
-                                                    feature_grids=model.get_feature_grids(video, is_training=False))
-                state = model.construct_initial_causal_state(q.shape[1], len(features.resolutions) - 1)
-                outputs = []
-                for i in range(video.shape[1]):
-                    frame = video[:, i: i + 1]
-                    out = model.estimate_trajectories(
-                        frame.shape[-3:-1], is_training=False,
-                        feature_grids=model.get_feature_grids(frame, is_training=False), query_features=features,
-                        query_points_in_video=None, query_chunk_size=64, causal_context=state,
-                        get_causal_context=True)
-                    state = out["causal_context"]
-                    outputs.append((out["tracks"][-1], out["occlusion"][-1], out["expected_dist"][-1]))
-                tracks, occlusion, expected_dist = (torch.cat(p, dim=2) for p in zip(*outputs))
-        return tracks[0].numpy(), visibles(occlusion, expected_dist)[0].numpy()
+        tracks, occlusion, expected_dist = call(tracker.model, frames, queries, torch)
+        return tracks.numpy(), ((1 - torch.sigmoid(occlusion)) * (1 - torch.sigmoid(expected_dist)) > 0.5).numpy()
 
     return run
 
 
 def direct_tapnext(tracker, torch):
-    """TAPNext / TAPNext++ as upstream's torch colabs call them (torch_tapnext_demo / torch_tapnextpp_demo
-    `run_eval_per_frame`): frames at the model's input size in [-1, 1], queries (t, y, x) scaled to the model's
-    space, the first frame with the queries, then frame by frame with the state; visible where logit > 0; frames
-    before each query's frame from the pass over the reversed video (`deterministic_eval(strided=True)`)."""
-    model = tracker.model
-    mh, mw = model.image_size
-
-    def run_eval_per_frame(video, q_points, h, w):
-        q_points = q_points.clone()
-        q_points[..., 1] = q_points[..., 1] * (mh / h)
-        q_points[..., 2] = q_points[..., 2] * (mw / w)
-        pred_tracks, _, visible_logits, state = model(video=video[:, :1], query_points=q_points)
-        tracks, visible = [pred_tracks], [visible_logits > 0]
-        for frame in range(1, video.shape[1]):
-            curr_tracks, _, curr_visible_logits, state = model(video=video[:, frame:frame + 1], state=state)
-            tracks.append(curr_tracks)
-            visible.append(curr_visible_logits > 0)
-        tracks = torch.cat(tracks, dim=1).transpose(1, 2).clone()
-        occluded = ~torch.cat(visible, dim=1).transpose(1, 2).squeeze(-1)
-        tracks[..., 0] = tracks[..., 0] * (h / mh)
-        tracks[..., 1] = tracks[..., 1] * (w / mw)
-        return tracks.numpy()[..., ::-1].copy(), occluded.numpy().copy()
-
+    """TAPNext / TAPNext++ as upstream's torch colabs call them (`run_eval_per_frame`, and the reversed pass of
+    `deterministic_eval(strided=True)` for the frames before each query), on frames at the model's input size."""
     def run(frames, queries):
-        n_frames, h, w = frames.shape[:3]
-        assert (h, w) == tracker.resolution, "frames are made at the model's input size"
-        with torch.no_grad():
-            video = (torch.from_numpy(frames).float() / 255.0 * 2.0 - 1.0)[None]
-            q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-            ftracks, foccluded = run_eval_per_frame(video, q, h, w)
-            bq = q.clone()
-            bq[..., 0] = n_frames - q[..., 0] - 1
-            btracks, boccluded = run_eval_per_frame(video.flip(1), bq, h, w)
-        btracks, boccluded = np.flip(btracks, axis=2), np.flip(boccluded, axis=2)
-        for i in range(q.shape[1]):
-            t = int(q[0, i, 0].item())
-            ftracks[0, i, :t] = btracks[0, i, :t]
-            foccluded[0, i, :t] = boccluded[0, i, :t]
-        return ftracks[0], ~foccluded[0]
+        assert frames.shape[1:3] == tuple(tracker.resolution), "frames are made at the model's input size"
+        return upstream.tapnext(tracker.model, frames, queries, torch)
 
     return run
 
@@ -169,66 +82,20 @@ def direct_tapnext(tracker, torch):
 def direct_locotrack(tracker, torch):
     """LocoTrack as its evaluation calls it: experiment.py `test_step` (config/default.ini's forward kwargs) and
     model_utils.eval_batch's occlusion rule, frames at the model's input size."""
-    model = tracker.model
-
-    def run(frames, queries):
-        with torch.no_grad():
-            video = (torch.from_numpy(frames).float() / 255.0 * 2.0 - 1.0)[None]
-            q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-            output = model(video, q, refinement_resolutions=(tuple(frames.shape[1:3]),), query_chunk_size=256)
-            pred_occ = torch.sigmoid(output["occlusion"])
-            pred_occ = 1 - (1 - pred_occ) * (1 - torch.sigmoid(output["expected_dist"]))
-        return output["tracks"][0].numpy(), ~(pred_occ > 0.5)[0].numpy()
-
-    return run
+    return lambda frames, queries: upstream.locotrack(tracker.model, frames, queries, torch)
 
 
 def direct_alltracker(tracker, torch):
-    """AllTracker as its evaluator's `forward_batch` runs it (per distinct query frame t, `model(rgbs[:, t:])`, or
-    `forward_sliding` past 128 frames; grid + flow and vis · conf read at the query's rounded pixel), the frames
-    before t as its demo's `forward_video` (the same call on rgbs[:, :t+1] flipped, flipped back without the
-    overlapping frame). Pixel-grid coordinates: queries - 0.5 in, tracks + 0.5 out. On CPU, `.cuda()` is the
-    identity during the call (upstream calls it on the frames)."""
-    model = tracker.model
-
+    """AllTracker as its evaluator's `forward_batch` runs it (per distinct query frame; `forward_sliding` past 128
+    frames), the frames before each query as its demo's `forward_video`. On CPU, `.cuda()` is the identity during
+    the call (upstream calls it on the frames)."""
     def run(frames, queries):
-        n_frames = len(frames)
-        call = model.forward_sliding if (n_frames > 128 if tracker.sliding == "auto" else tracker.sliding) else model
+        sliding = len(frames) > 128 if tracker.sliding == "auto" else tracker.sliding
         original = torch.Tensor.cuda
         if not torch.cuda.is_available():
             torch.Tensor.cuda = lambda self, *args, **kwargs: self
         try:
-            with torch.no_grad():
-                rgbs = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-                _, _, _, h, w = rgbs.shape
-                ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-                grid_xy = torch.stack([xs, ys]).float().reshape(1, 1, 2, h, w)
-                q = torch.from_numpy(queries).clone()
-                q[:, 1:] -= 0.5
-                xyt_all = q[:, 1:].round().long()
-                xy = np.zeros((len(q), n_frames, 2), np.float32)
-                score = np.zeros((len(q), n_frames), np.float32)
-                for t in torch.unique(q[:, 0].long()).tolist():
-                    rows = torch.nonzero(q[:, 0].long() == t)[:, 0]
-                    traj_maps_e = grid_xy.repeat(1, n_frames, 1, 1, 1)
-                    visconf_maps_e = torch.zeros_like(traj_maps_e)
-                    if t < n_frames - 1:
-                        flow_e, visconf_e, _, _ = call(rgbs[:, t:], iters=tracker.iters, sw=None, is_training=False)
-                        traj_maps_e[:, t:] = flow_e + grid_xy
-                        visconf_maps_e[:, t:] = visconf_e
-                    if t > 0:
-                        back_flow_e, back_visconf_e, _, _ = call(rgbs[:, :t + 1].flip([1]), iters=tracker.iters,
-                                                                 sw=None, is_training=False)
-                        if back_flow_e.dim() == 4:  # a 2-frame clip: one flow map (upstream's demo breaks), broadcast
-                            back_flow_e, back_visconf_e = (x[:, None].expand(-1, 2, -1, -1, -1)
-                                                           for x in (back_flow_e, back_visconf_e))
-                        traj_maps_e[:, :t] = (back_flow_e + grid_xy).flip([1])[:, :-1]
-                        visconf_maps_e[:, :t] = back_visconf_e.flip([1])[:, :-1]
-                    xyt = xyt_all[rows]
-                    trajs = traj_maps_e[0, :, :, xyt[:, 1], xyt[:, 0]].permute(2, 0, 1)
-                    visconfs = visconf_maps_e[0, :, :, xyt[:, 1], xyt[:, 0]].permute(2, 0, 1)
-                    xy[rows.numpy()] = trajs.numpy() + 0.5
-                    score[rows.numpy()] = (visconfs[..., 0] * visconfs[..., 1]).numpy()
+            xy, score = upstream.alltracker(tracker.model, frames, queries, tracker.iters, sliding, torch)
         finally:
             torch.Tensor.cuda = original
         return xy, score >= tracker.visibility_threshold

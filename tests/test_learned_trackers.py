@@ -20,6 +20,7 @@ from pointbench.trackers.cotracker import CoTracker3
 from pointbench.trackers.tapir import Tapir
 from pointbench.trackers.torch_support import resolve_device
 from pointbench.types import Tracks
+import upstream_reference as upstream
 from track_contract import assert_tracks_contract
 
 CONF = str(Path(pointbench.__file__).parent / "conf")
@@ -134,50 +135,12 @@ def test_single_query_two_frames_and_empty(kind, torch):
 # ---------------------------------------------------------------- equal to upstream called directly
 
 
-def _upstream_offline(tracker, frames, queries, torch):
-    """CoTrackerPredictor as its README calls it (with backward_tracking), on the adapter's model."""
-    from cotracker.predictor import CoTrackerPredictor
-
-    predictor = CoTrackerPredictor(checkpoint=None, window_len=tracker.window_len)
-    predictor.model, predictor.interp_shape = tracker.model, tracker.model_resolution
-    predictor.support_grid_size = tracker.support_grid_size
-    video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-    q = torch.from_numpy(queries).clone()
-    q[:, 1:] -= 0.5  # CoTracker's pixel centres
-    xy, visible = predictor(video, queries=q[None], backward_tracking=True)
-    return xy[0].permute(1, 0, 2).numpy() + 0.5, visible[0].permute(1, 0).numpy()
-
-
-def _upstream_online(tracker, frames, queries, torch):
-    """CoTrackerOnlinePredictor fed as its README does (steps of `step` frames, windows of 2·step), forward on the
-    video for frames from each query on, and on the time-reversed video for the frames before."""
-    from cotracker.predictor import CoTrackerOnlinePredictor
-
-    def run(video, q):
-        predictor = CoTrackerOnlinePredictor(checkpoint=None, window_len=tracker.window_len)
-        predictor.model, predictor.interp_shape = tracker.model, tracker.model_resolution
-        predictor.step = tracker.model.window_len // 2  # as upstream's evaluator sets it
-        predictor(video_chunk=video, is_first_step=True, queries=q[None])
-        for ind in range(0, video.shape[1] - predictor.step, predictor.step):
-            xy, visible = predictor(video_chunk=video[:, ind: ind + predictor.step * 2])
-        return xy[0].permute(1, 0, 2).numpy() + 0.5, visible[0].permute(1, 0).numpy()
-
-    video = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-    q = torch.from_numpy(queries).clone()
-    q[:, 1:] -= 0.5
-    forward = run(video, q)
-    q[:, 0] = len(frames) - 1 - q[:, 0]
-    backward = [a[:, ::-1] for a in run(video.flip(1), q)]
-    before = np.arange(len(frames))[None] < queries[:, :1]
-    return np.where(before[..., None], backward[0], forward[0]), np.where(before, backward[1], forward[1])
-
-
 @pytest.mark.parametrize("kind", ["cotracker3_offline", "cotracker3_online"])
 def test_cotracker_equals_upstream_predictor(kind, cotracker):
     torch = cotracker
     tracker = _build(kind)
     ours = tracker.track(FRAMES, QUERIES)
-    xy, visible = (_upstream_online if tracker.online else _upstream_offline)(tracker, FRAMES, QUERIES, torch)
+    xy, visible = upstream.cotracker(upstream.cotracker_predictor(tracker), FRAMES, QUERIES, torch)
     assert np.abs(ours.xy - xy).max() < 1e-3
     assert np.array_equal(ours.visible, visible)
     assert 0 < visible.mean() < 1, "visibility must be a real test, not all one value"
@@ -187,42 +150,12 @@ def test_cotracker_equals_upstream_predictor(kind, cotracker):
     assert np.array_equal(forward_only.xy[~before], ours.xy[~before])
 
 
-def _demo_inference(model, frames, queries, torch):
-    """TAPIR as upstream's torch demo calls it: frames in [-1, 1], queries (t, y, x), one forward."""
-    video = torch.from_numpy(frames).float() / 255 * 2 - 1
-    q = torch.from_numpy(queries[:, [0, 2, 1]].copy())
-    with torch.no_grad():
-        out = model(video[None], q[None])
-    return out["tracks"][0], out["occlusion"][0], out["expected_dist"][0]
-
-
-def _causal_demo_inference(model, frames, queries, torch):
-    """The causal model as upstream's torch causal demo runs it: query features from the whole video, then frame
-    by frame with the causal state."""
-    video = (torch.from_numpy(frames).float() / 255 * 2 - 1)[None]
-    q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-    with torch.no_grad():
-        features = model.get_query_features(video, is_training=False, query_points=q,
-                                            feature_grids=model.get_feature_grids(video, is_training=False))
-        state = model.construct_initial_causal_state(q.shape[1], len(features.resolutions) - 1)
-        outputs = []
-        for i in range(video.shape[1]):
-            frame = video[:, i: i + 1]
-            out = model.estimate_trajectories(frame.shape[-3:-1], is_training=False,
-                                              feature_grids=model.get_feature_grids(frame, is_training=False),
-                                              query_features=features, query_points_in_video=None,
-                                              query_chunk_size=64, causal_context=state, get_causal_context=True)
-            state = out["causal_context"]
-            outputs.append((out["tracks"][-1], out["occlusion"][-1], out["expected_dist"][-1]))
-    return tuple(torch.cat(p, dim=2)[0] for p in zip(*outputs))
-
-
 @pytest.mark.parametrize("online", [False, True])
 def test_tapir_equals_upstream_demo(online, tapnet):
     torch = tapnet
     tracker = _build("bootstapir_online" if online else "bootstapir")
     ours = tracker.track(FRAMES_64, QUERIES)
-    tracks, occlusion, expected_dist = (_causal_demo_inference if online else _demo_inference)(
+    tracks, occlusion, expected_dist = (upstream.tapir_causal if online else upstream.tapir_forward)(
         tracker.model, FRAMES_64, QUERIES, torch)
     score = ((1 - torch.sigmoid(occlusion)) * (1 - torch.sigmoid(expected_dist))).numpy()
     assert np.abs(ours.xy - tracks.numpy()).max() < 1e-3

@@ -27,6 +27,7 @@ from pointbench.trackers.alltracker import ALLTRACKER_COMMIT, AllTracker
 from pointbench.trackers.locotrack import LOCOTRACK_COMMIT, LocoTrack
 from pointbench.trackers.tapnext import TAPNET_COMMIT, TAPNext
 from pointbench.types import Tracks
+import upstream_reference as upstream
 from track_contract import assert_tracks_contract
 
 CONF = str(Path(pointbench.__file__).parent / "conf")
@@ -120,99 +121,7 @@ def inputs(kind: str):
     return (FRAMES_128, (QUERIES * [1, 2, 2]).astype(np.float32)) if kind == "tapnextpp" else (FRAMES, QUERIES)
 
 
-# ---------------------------------------------------------------- direct upstream calls
-
-
-def tapnext_direct(model, frames, queries, torch):
-    """TAPNext as upstream's torch colabs evaluate it (`run_eval_per_frame`, `deterministic_eval(strided=True)`):
-    frames in [-1, 1]; queries (t, y, x) scaled to the model's space (torch_tapnextpp_demo: `* 256 / h`); the first
-    frame with every query, then frame by frame with the state; visible where logit > 0; tracks (y, x) scaled back
-    and flipped to (x, y); frames before each query's frame from the pass over the reversed video."""
-    n_frames, h, w = frames.shape[:3]
-    mh, mw = model.image_size
-    video = (torch.from_numpy(frames).float() / 255.0 * 2.0 - 1.0)[None]
-
-    def run_eval_per_frame(video, q_points):
-        q_points = q_points.clone()
-        q_points[..., 1] = q_points[..., 1] * (mh / h)
-        q_points[..., 2] = q_points[..., 2] * (mw / w)
-        with torch.no_grad():
-            pred_tracks, _, visible_logits, state = model(video=video[:, :1], query_points=q_points)
-            tracks, visible = [pred_tracks], [visible_logits > 0]
-            for frame in range(1, video.shape[1]):
-                curr_tracks, _, curr_visible_logits, state = model(video=video[:, frame:frame + 1], state=state)
-                tracks.append(curr_tracks)
-                visible.append(curr_visible_logits > 0)
-            tracks = torch.cat(tracks, dim=1).transpose(1, 2)
-            occluded = ~torch.cat(visible, dim=1).transpose(1, 2).squeeze(-1)
-            tracks = tracks.clone()
-            tracks[..., 0] = tracks[..., 0] * (h / mh)
-            tracks[..., 1] = tracks[..., 1] * (w / mw)
-        return tracks.numpy()[..., ::-1], occluded.numpy()
-
-    q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-    ftracks, foccluded = (a.copy() for a in run_eval_per_frame(video, q))
-    bq = q.clone()
-    bq[..., 0] = n_frames - q[..., 0] - 1
-    btracks, boccluded = run_eval_per_frame(video.flip(1), bq)
-    btracks, boccluded = np.flip(btracks, axis=2), np.flip(boccluded, axis=2)
-    for i in range(q.shape[1]):
-        t = int(q[0, i, 0].item())
-        ftracks[0, i, :t] = btracks[0, i, :t]
-        foccluded[0, i, :t] = boccluded[0, i, :t]
-    return ftracks[0], ~foccluded[0]
-
-
-def locotrack_direct(model, frames, queries, torch):
-    """LocoTrack as upstream's evaluation calls it (experiment.py test_step with config/default.ini's
-    model_forward_kwargs, then model_utils.eval_batch's occlusion rule), on frames at the model's size."""
-    video = (torch.from_numpy(frames).float() / 255.0 * 2.0 - 1.0)[None]
-    q = torch.from_numpy(queries[:, [0, 2, 1]].copy())[None]
-    with torch.no_grad():
-        output = model(video, q, refinement_resolutions=(tuple(frames.shape[1:3]),), query_chunk_size=256)
-    pred_occ = torch.sigmoid(output["occlusion"])
-    pred_occ = 1 - (1 - pred_occ) * (1 - torch.sigmoid(output["expected_dist"]))
-    return output["tracks"][0].numpy(), ~(pred_occ > 0.5)[0].numpy()
-
-
-def alltracker_direct(model, frames, queries, iters, sliding, torch):
-    """AllTracker as upstream's evaluator (`test_dense_on_sparse.forward_batch`) samples it: per distinct query frame
-    t, `model(rgbs[:, t:])` (or `forward_sliding`), dense trajectories = grid + flow read at the query's rounded
-    pixel, vis · conf; frames before t as upstream's demo (`forward_video`): the same call on rgbs[:, :t+1] flipped,
-    flipped back without the overlapping frame. Pixel-grid coordinates: queries - 0.5 in, tracks + 0.5 out."""
-    run = model.forward_sliding if sliding else model
-    rgbs = torch.from_numpy(frames).permute(0, 3, 1, 2)[None].float()
-    _, n_frames, _, h, w = rgbs.shape
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    grid_xy = torch.stack([xs, ys]).float().reshape(1, 1, 2, h, w)
-    q = torch.from_numpy(queries).clone()
-    q[:, 1:] -= 0.5
-    xyt_all = q[:, 1:].round().long()
-    xy = np.zeros((len(q), n_frames, 2), np.float32)
-    score = np.zeros((len(q), n_frames), np.float32)
-    with torch.no_grad():
-        for t in torch.unique(q[:, 0].long()).tolist():
-            rows = torch.nonzero(q[:, 0].long() == t)[:, 0]
-            traj_maps_e = grid_xy.repeat(1, n_frames, 1, 1, 1)
-            visconf_maps_e = torch.zeros_like(traj_maps_e)
-            if t < n_frames - 1:
-                flow_e, visconf_e, _, _ = run(rgbs[:, t:], iters=iters, sw=None, is_training=False)
-                traj_maps_e[:, t:] = flow_e + grid_xy
-                visconf_maps_e[:, t:] = visconf_e
-            if t > 0:
-                back_flow_e, back_visconf_e, _, _ = run(rgbs[:, :t + 1].flip([1]), iters=iters, sw=None,
-                                                        is_training=False)
-                if back_flow_e.dim() == 4:  # a 2-frame clip: one flow map (upstream's demo breaks), broadcast
-                    back_flow_e, back_visconf_e = (x[:, None].expand(-1, 2, -1, -1, -1)
-                                                   for x in (back_flow_e, back_visconf_e))
-                traj_maps_e[:, :t] = (back_flow_e + grid_xy).flip([1])[:, :-1]
-                visconf_maps_e[:, :t] = back_visconf_e.flip([1])[:, :-1]
-            xyt = xyt_all[rows]
-            trajs = traj_maps_e[0, :, :, xyt[:, 1], xyt[:, 0]].permute(2, 0, 1)  # K, T, 2
-            visconfs = visconf_maps_e[0, :, :, xyt[:, 1], xyt[:, 0]].permute(2, 0, 1)  # K, T, 2
-            xy[rows.numpy()] = trajs.numpy() + 0.5
-            score[rows.numpy()] = (visconfs[..., 0] * visconfs[..., 1]).numpy()
-    return xy, score
+# ---------------------------------------------------------------- direct upstream calls (tests/upstream_reference.py)
 
 
 @pytest.fixture
@@ -231,7 +140,7 @@ def test_tapnext_equals_upstream_colab(kind, tapnet):
     tracker = build(kind)
     frames, queries = inputs(kind)
     ours = tracker.track(frames, queries)
-    xy, visible = tapnext_direct(tracker.model, frames, queries, tapnet)
+    xy, visible = upstream.tapnext(tracker.model, frames, queries, tapnet)
     delta = float(np.abs(ours.xy - xy).max())
     print(f"{kind}: max |Δxy| = {delta:.3g} px")
     assert delta < 1e-3
@@ -262,7 +171,7 @@ def test_tapnext_certainty_rule_equals_upstream(tapnet):
 def test_locotrack_equals_upstream_evaluation(loco_repo, torch):
     tracker = build("locotrack")
     ours = tracker.track(FRAMES, QUERIES)
-    xy, visible = locotrack_direct(tracker.model, FRAMES, QUERIES, torch)
+    xy, visible = upstream.locotrack(tracker.model, FRAMES, QUERIES, torch)
     delta = float(np.abs(ours.xy - xy).max())
     print(f"locotrack: max |Δxy| = {delta:.3g} px")
     assert delta < 1e-3
@@ -280,7 +189,7 @@ def test_locotrack_equals_upstream_evaluation(loco_repo, torch):
 def test_alltracker_equals_upstream_evaluation(sliding, all_repo, torch, cuda_is_identity):
     tracker = build("alltracker", sliding=sliding)
     ours = tracker.track(FRAMES_6, QUERIES_ALL)
-    xy, score = alltracker_direct(tracker.model, FRAMES_6, QUERIES_ALL, tracker.iters, sliding, torch)
+    xy, score = upstream.alltracker(tracker.model, FRAMES_6, QUERIES_ALL, tracker.iters, sliding, torch)
     delta = float(np.abs(ours.xy - xy).max())
     print(f"alltracker (sliding={sliding}): max |Δxy| = {delta:.3g} px")
     assert delta < 1e-3
