@@ -31,7 +31,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pointbench.metrics.tapvid import LEVEL_OF, THRESHOLDS, QueryMode, eval_mask, squared_distance, threshold_levels
+from pointbench.metrics.tapvid import (
+    THRESHOLDS, QueryMode, eval_mask, squared_distance, threshold_levels, within_counts,
+)
 
 __all__ = [
     "REDETECT_FRAMES", "SURVIVAL_PX", "GAP_BINS", "SPEED_BINS", "QDIST_BINS",
@@ -150,17 +152,6 @@ def _checked_inputs(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, quer
     return _Inputs(gt_xy, gt_visible, pred_visible, q, sq, eval_mask(q, t, query_mode))
 
 
-def _within_counts(levels: np.ndarray) -> np.ndarray:
-    """int64 `(len(THRESHOLDS),)`: how many of the cells with these `levels` are within each δ."""
-    return _within_from_histogram(np.bincount(levels, minlength=len(THRESHOLDS) + 1))
-
-
-def _within_from_histogram(histogram: np.ndarray) -> np.ndarray:
-    """`_within_counts` of cells given by their histogram of levels (the last axis: `len(THRESHOLDS) + 1`
-    bins; one count per δ along it)."""
-    return np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1][..., LEVEL_OF]
-
-
 def _bin_histograms(membership: np.ndarray, histograms: np.ndarray) -> np.ndarray:
     """int64 `(B, len(THRESHOLDS) + 1)`: the summed histograms of the groups in each bin (exact integers),
     from the bool `(B, G)` membership of G groups in B bins and the groups' `(G, len(THRESHOLDS) + 1)`."""
@@ -171,7 +162,7 @@ def _avg_over_bins(histograms: np.ndarray) -> tuple[list[float], list[int]]:
     """Per row of `(B, len(THRESHOLDS) + 1)` level histograms: (the mean over δ of the fraction of its
     cells within δ, NaN without cells; its number of cells)."""
     counts = histograms.sum(axis=1)
-    within = _within_from_histogram(histograms)
+    within = within_counts(histograms)
     with np.errstate(invalid="ignore", divide="ignore"):
         values = (within / counts[:, None]).mean(axis=1)
     return [float(v) if c else float("nan") for v, c in zip(values, counts)], [int(c) for c in counts]
@@ -289,7 +280,7 @@ def _event_scores(prefix: str, events, select, inputs: _Inputs) -> dict:
     histograms = _bin_histograms(chosen, levels)
     n_cells = chosen.astype(np.int64) @ sizes
     n_predicted = histograms.sum(axis=1)
-    tp = _within_from_histogram(histograms)  # (bins, δ)
+    tp = within_counts(histograms)  # (bins, δ)
     with np.errstate(invalid="ignore", divide="ignore"):
         # TP / (TP + FN + FP) = TP / (cells + FP): every window cell is ground-truth visible.
         jaccard = (tp / ((n_cells + n_predicted)[:, None] - tp)).mean(axis=1)
@@ -429,7 +420,8 @@ def occluded_metrics(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, que
     finite = np.isfinite(inputs.gt_xy)
     cells = inputs.evaluated & ~inputs.gt_visible & finite[..., 0] & finite[..., 1]
     count = int(cells.sum())
-    within = _within_counts(inputs.levels[cells]) if count else [None] * len(THRESHOLDS)
+    within = within_counts(np.bincount(inputs.levels[cells], minlength=len(THRESHOLDS) + 1)) if count \
+        else [None] * len(THRESHOLDS)
     out = {f"occluded_pts_within_{d}": float(k / count) if count else float("nan") for d, k in zip(THRESHOLDS, within)}
     out["occluded_pts_within_avg"] = float(np.mean([out[f"occluded_pts_within_{d}"] for d in THRESHOLDS]))
     out["occluded_points"] = count

@@ -11,7 +11,8 @@ from typing import Literal
 import numpy as np
 
 __all__ = ["THRESHOLDS", "SCORE_SIZE", "METRIC_NAMES", "tapvid_metrics", "tapvid_metrics_per_track",
-           "tapvid_metrics_per_frame", "eval_mask", "squared_distance", "threshold_levels", "LEVEL_OF"]
+           "tapvid_metrics_per_frame", "eval_mask", "squared_distance", "threshold_levels", "within_counts",
+           "LEVEL_OF"]
 
 THRESHOLDS = (1, 2, 4, 8, 16)
 SCORE_SIZE = 256
@@ -58,6 +59,12 @@ def threshold_levels(sq_dist: np.ndarray) -> np.ndarray:
     return (len(THRESHOLDS) - np.searchsorted(_SQUARED_THRESHOLDS, sq_dist, side="right")).astype(np.int8)
 
 
+def within_counts(histogram: np.ndarray) -> np.ndarray:
+    """How many cells are within each δ of `THRESHOLDS` (the last axis), from their histogram of levels
+    (`threshold_levels`; the last axis: `len(THRESHOLDS) + 1` bins)."""
+    return np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1][..., LEVEL_OF]
+
+
 def _within_counts(levels: np.ndarray, cells: np.ndarray, axis) -> list[np.ndarray]:
     """Per δ of `THRESHOLDS`: how many of `cells` are within δ, summed over `axis` (None, 0 or 1)."""
     bins = len(THRESHOLDS) + 1
@@ -67,8 +74,8 @@ def _within_counts(levels: np.ndarray, cells: np.ndarray, axis) -> list[np.ndarr
         groups = np.nonzero(cells)[1 - axis]  # the row (axis 1) or the frame (axis 0) of each cell
         size = cells.shape[1 - axis]
         histogram = np.bincount(groups * bins + levels[cells], minlength=size * bins).reshape(size, bins)
-    at_least = np.cumsum(histogram[..., ::-1], axis=-1)[..., ::-1]
-    return [at_least[..., level] for level in LEVEL_OF]
+    within = within_counts(histogram)
+    return [within[..., j] for j in range(len(THRESHOLDS))]
 
 
 def _counts(gt_xy, gt_visible, pred_xy, pred_visible, query_frames, query_mode, image_size, axis):
